@@ -1,0 +1,94 @@
+"""Config files of one directory, found by name without extension like Hydra's YAML.
+
+This is the logic behind the ``alchemy://`` ConfigSource: YAML and Python config files
+side by side, every ``${dep:...}`` quoted and stamped with its depth (see
+``annotate.py``). YAML is parsed with OmegaConf's own safe loader; Python files are
+code and are executed (see ``lower.load_for_hydra``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from alchemy_resolvers.annotate import annotate_tree
+
+__all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "find_config_file", "is_config_file", "load_config_file", "rewrite_searchpath"]
+
+#: In lookup order: when ``name.yaml`` and ``name.py`` both exist, the YAML file wins,
+#: so an app whose config dir also holds its scripts (``config_path="."``) keeps its
+#: meaning.
+CONFIG_EXTENSIONS = (".yaml", ".py")
+
+
+class ConfigFileError(ValueError):
+    """A config file could not be read; the message names the file."""
+
+
+def find_config_file(directory: str, config_path: str) -> Optional[str]:
+    """The file serving ``config_path`` (a name without extension, or with one)."""
+    base = os.path.join(directory, config_path)
+    if config_path.endswith(CONFIG_EXTENSIONS):
+        return base if os.path.isfile(base) else None
+    for ext in CONFIG_EXTENSIONS:
+        if os.path.isfile(base + ext):
+            return base + ext
+    return None
+
+
+def is_config_file(path: str) -> bool:
+    name = os.path.basename(path)
+    return os.path.isfile(path) and path.endswith(CONFIG_EXTENSIONS) and name != "__init__.py"
+
+
+def load_config_file(path: str) -> Any:
+    """The plain tree (dicts, lists, primitives, interpolation strings) of ``path``."""
+    if path.endswith(".py"):
+        from alchemy_resolvers.lower import load_for_hydra  # code, and heavier: lazy
+
+        tree = load_for_hydra(path)
+    else:
+        tree = _load_yaml(path)
+    return annotate_tree(tree)
+
+
+def _load_yaml(path: str) -> Any:
+    from omegaconf._utils import get_yaml_loader
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = yaml.load(f, Loader=get_yaml_loader())
+    except yaml.YAMLError as e:
+        raise ConfigFileError(f"{path}: invalid YAML: {e}") from e
+    if tree is None:
+        return {}
+    if not isinstance(tree, (dict, list)):
+        raise ConfigFileError(
+            f"{path}: a config file must hold a mapping or a list, not a "
+            f"{type(tree).__name__}"
+        )
+    return tree
+
+
+def rewrite_searchpath(tree: Any, scheme: str) -> Any:
+    """Serve ``file://`` dirs named in a primary config's ``hydra.searchpath`` as
+    ``scheme://`` so that their deps get relative roots and ``.py`` files are found.
+
+    Hydra adds these entries after search-path plugins ran, so this is the only place
+    to catch them; entries given on the command line are left as written.
+    """
+    if not isinstance(tree, dict):
+        return tree
+    hydra_node = tree.get("hydra")
+    if not isinstance(hydra_node, dict):
+        return tree
+    paths = hydra_node.get("searchpath")
+    if not isinstance(paths, list):
+        return tree
+    rewritten: List[Any] = [
+        scheme + "://" + p[len("file://"):] if isinstance(p, str) and p.startswith("file://") else p
+        for p in paths
+    ]
+    new_hydra: Dict[str, Any] = dict(hydra_node, searchpath=rewritten)
+    return dict(tree, hydra=new_hydra)

@@ -1,0 +1,83 @@
+"""``alchemy://`` config source and the search-path plugin that puts it in front.
+
+The source serves a directory like Hydra's ``file://`` source, plus Python config files
+(AlchemyCat, MMCV, YACS) found by name without extension, and stamps every
+``${dep:...}`` with where it was loaded so that ``c`` means the node the file was
+mounted at. The search-path plugin serves every ``file://`` dir of the search path
+(the app's own config dir first of all) through it, so users need no extra set-up.
+"""
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.core.object_type import ObjectType
+from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+from omegaconf import OmegaConf
+
+SCHEME = "alchemy"
+
+
+class AlchemyConfigSource(ConfigSource):
+    def __init__(self, provider: str, path: str) -> None:
+        if path.find("://") == -1:
+            path = f"{self.scheme()}://{path}"
+        super().__init__(provider=provider, path=path)
+
+    @staticmethod
+    def scheme() -> str:
+        return SCHEME
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        from alchemy_resolvers.config_dir import find_config_file, load_config_file, rewrite_searchpath
+
+        full_path = find_config_file(self.path, config_path)
+        if full_path is None:
+            raise ConfigLoadError(f"Config not found : {os.path.join(self.path, config_path)}")
+        full_path = os.path.realpath(full_path)
+        with open(full_path, encoding="utf-8") as f:
+            header = ConfigSource._get_header_dict(f.read(512))
+        tree = rewrite_searchpath(load_config_file(full_path), SCHEME)
+        return ConfigResult(
+            config=OmegaConf.create(tree),
+            path=f"{self.scheme()}://{self.path}",
+            provider=self.provider,
+            header=header,
+        )
+
+    def available(self) -> bool:
+        return self.is_group("")
+
+    def is_group(self, config_path: str) -> bool:
+        return os.path.isdir(os.path.join(self.path, config_path))
+
+    def is_config(self, config_path: str) -> bool:
+        from alchemy_resolvers.config_dir import find_config_file
+
+        return find_config_file(self.path, config_path) is not None
+
+    def list(self, config_path: str, results_filter: Optional[ObjectType]) -> List[str]:
+        files: List[str] = []
+        full_path = os.path.join(self.path, config_path)
+        for file in os.listdir(full_path):
+            self._list_add_result(
+                files=files,
+                file_path=os.path.join(config_path, file),
+                file_name=file,
+                results_filter=results_filter,
+            )
+        return sorted(set(files))
+
+
+class AlchemySearchPathPlugin(SearchPathPlugin):
+    """Serve every ``file://`` search-path dir through ``alchemy://``."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        for element in search_path.get_path():
+            # The app's own config dir comes as a bare path: ``file`` is implied.
+            if element.path.startswith("file://"):
+                element.path = SCHEME + "://" + element.path[len("file://"):]
+            elif "://" not in element.path:
+                element.path = SCHEME + "://" + element.path

@@ -1,0 +1,63 @@
+"""Shared helpers: run real Hydra apps in subprocesses, as a user would."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+APPS_DIR = TESTS_DIR / "apps"
+
+
+def run_app(
+    script: Path,
+    args: Sequence[str] = (),
+    *,
+    cwd: Path,
+    env: Optional[Dict[str, str]] = None,
+    check: bool = True,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
+    """Run ``python script args`` in ``cwd`` and return the completed process.
+
+    With ``check``, a nonzero exit fails the test and shows the app's output.
+    """
+    full_env = dict(os.environ)
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=str(cwd),
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        pytest.fail(
+            f"app exited {proc.returncode}\nargs: {list(args)}\n"
+            f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+        )
+    return proc
+
+
+@pytest.fixture
+def app_copy(tmp_path: Path):
+    """Copy a test app from tests/apps into a tmp dir; returns a factory."""
+
+    def make(name: str) -> Path:
+        dst = tmp_path / name
+        shutil.copytree(APPS_DIR / name, dst, ignore=shutil.ignore_patterns("outputs", "multirun", "__pycache__"))
+        return dst
+
+    return make
+
+
+def output_lines(proc: subprocess.CompletedProcess, prefix: str) -> List[str]:
+    return [line[len(prefix):] for line in proc.stdout.splitlines() if line.startswith(prefix)]
