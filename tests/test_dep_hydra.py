@@ -19,8 +19,9 @@ def app(app_copy) -> Path:
     return app_copy("dep_app")
 
 
-def run(app: Path, *args: str, check: bool = True):
-    return run_app(app / "app.py", ["hydra.run.dir=out", "hydra.sweep.dir=multi", *args], cwd=app, check=check)
+def run(app: Path, *args: str, flags: tuple = (), check: bool = True):
+    """Run the app; ``flags`` (``-m``, ``--config-name X``) go first, as argparse wants."""
+    return run_app(app / "app.py", [*flags, "hydra.run.dir=out", "hydra.sweep.dir=multi", *args], cwd=app, check=check)
 
 
 def test_defaults_resolve_relative_to_mount_point(app: Path) -> None:
@@ -41,10 +42,15 @@ def test_overrides_recompute_dependencies(app: Path) -> None:
     assert cfg["opt"]["lr_tag"] == "big"
 
 
-def test_option_mounted_at_another_package(app: Path) -> None:
-    (cfg,) = resolved(run(app, "sched@train.sched=warm_cos", "train.sched.epochs=15"))
+def test_option_mounted_at_another_package_from_command_line(app: Path) -> None:
+    (cfg,) = resolved(run(app, "~sched", "+sched@train.sched=warm_cos", "train.sched.epochs=15"))
     assert "sched" not in cfg
     assert (cfg["train"]["sched"]["warm_epochs"], cfg["train"]["sched"]["main"]["T_max"]) == (2, 13)
+
+
+def test_option_mounted_at_another_package_in_defaults_list(app: Path) -> None:
+    (cfg,) = resolved(run(app, flags=("--config-name", "nested")))
+    assert (cfg["train"]["sched"]["warm_epochs"], cfg["train"]["sched"]["main"]["T_max"]) == (2, 18)
 
 
 def test_package_header_moves_the_relative_root(app: Path) -> None:
@@ -53,21 +59,21 @@ def test_package_header_moves_the_relative_root(app: Path) -> None:
 
 
 def test_searchpath_dir_in_primary_config(app: Path) -> None:
-    (cfg,) = resolved(run(app, "--config-name", "with_searchpath"))
+    (cfg,) = resolved(run(app, flags=("--config-name", "with_searchpath")))
     assert cfg["opt"]["eps"] == pytest.approx(1e-6)
     assert cfg["opt"]["beta_gap"] == pytest.approx(0.099)
 
 
 def test_searchpath_dir_from_command_line_with_alchemy_scheme(app: Path) -> None:
     (cfg,) = resolved(
-        run(app, "--config-name", "cycle", "+opt=adam", f"hydra.searchpath=[alchemy://{app / 'extra_conf'}]", "~a", "~b")
+        run(app, "+opt=adam", f"hydra.searchpath=[alchemy://{app / 'extra_conf'}]", flags=("--config-name", "bare"))
     )
     assert cfg["opt"]["eps"] == pytest.approx(1e-6)
 
 
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_multirun_each_job_gets_its_own_values(app: Path, launcher: str) -> None:
-    proc = run(app, "-m", f"hydra/launcher={launcher}", "sched.epochs=15,30", "loader.batch_size=128,256")
+    proc = run(app, f"hydra/launcher={launcher}", "sched.epochs=15,30", "loader.batch_size=128,256", flags=("-m",))
     if launcher == "basic":
         got = resolved(proc)
     else:  # joblib workers print into their own processes' stdout too, but may interleave
@@ -97,22 +103,22 @@ def test_saved_config_keeps_dependency_and_reloads(app: Path) -> None:
 
 
 def test_cycle_is_reported_with_keys(app: Path) -> None:
-    proc = run(app, "--config-name", "cycle", check=False)
+    proc = run(app, flags=("--config-name", "cycle"), check=False)
     assert proc.returncode != 0
     assert "dependency cycle" in proc.stderr
     assert "a -> b -> a" in proc.stderr or "b -> a -> b" in proc.stderr
 
 
 def test_missing_key_names_key_and_what_exists(app: Path) -> None:
-    proc = run(app, "--config-name", "missing", check=False)
+    proc = run(app, flags=("--config-name", "missing"), check=False)
     assert proc.returncode != 0
     assert "sched.T_end" in proc.stderr
-    assert "`c.epoch` does not exist" in proc.stderr
+    assert "`c.sched.epoch` does not exist" in proc.stderr
     assert "epochs" in proc.stderr and "warm_epochs" in proc.stderr
 
 
 def test_unsafe_expression_is_refused_before_running_anything(app: Path) -> None:
-    proc = run(app, "--config-name", "unsafe", check=False)
+    proc = run(app, flags=("--config-name", "unsafe"), check=False)
     assert proc.returncode != 0
     assert "in `x`" in proc.stderr
     assert "not allowed" in proc.stderr
