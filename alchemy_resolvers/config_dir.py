@@ -8,13 +8,13 @@ code and are executed (see ``lower.load_for_hydra``).
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import yaml
 
 from alchemy_resolvers.annotate import annotate_tree
 
-__all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "find_config_file", "is_config_file", "load_config_file", "rewrite_searchpath"]
+__all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "default_package", "find_config_file", "load_config_file"]
 
 #: In lookup order: when ``name.yaml`` and ``name.py`` both exist, the YAML file wins,
 #: so an app whose config dir also holds its scripts (``config_path="."``) keeps its
@@ -37,9 +37,19 @@ def find_config_file(directory: str, config_path: str) -> Optional[str]:
     return None
 
 
-def is_config_file(path: str) -> bool:
-    name = os.path.basename(path)
-    return os.path.isfile(path) and path.endswith(CONFIG_EXTENSIONS) and name != "__init__.py"
+#: AlchemyCat's layout: one folder per experiment, its config in ``cfg.py``.
+EXPERIMENT_CONFIG_NAME = "cfg.py"
+
+
+def default_package(path: str) -> Optional[str]:
+    """The package of a config file that has no ``# @package`` header.
+
+    Hydra places a config at its directory's path (``mnist/base/cfg`` under
+    ``mnist.base``), which suits group options but not AlchemyCat experiments, whose
+    ``<experiment>/cfg.py`` is always a whole config. Those go to the root; every other
+    file keeps Hydra's rule (``None``).
+    """
+    return "_global_" if os.path.basename(path) == EXPERIMENT_CONFIG_NAME else None
 
 
 def load_config_file(path: str) -> Any:
@@ -69,26 +79,3 @@ def _load_yaml(path: str) -> Any:
             f"{type(tree).__name__}"
         )
     return tree
-
-
-def rewrite_searchpath(tree: Any, scheme: str) -> Any:
-    """Serve ``file://`` dirs named in a primary config's ``hydra.searchpath`` as
-    ``scheme://`` so that their deps get relative roots and ``.py`` files are found.
-
-    Hydra adds these entries after search-path plugins ran, so this is the only place
-    to catch them; entries given on the command line are left as written.
-    """
-    if not isinstance(tree, dict):
-        return tree
-    hydra_node = tree.get("hydra")
-    if not isinstance(hydra_node, dict):
-        return tree
-    paths = hydra_node.get("searchpath")
-    if not isinstance(paths, list):
-        return tree
-    rewritten: List[Any] = [
-        scheme + "://" + p[len("file://"):] if isinstance(p, str) and p.startswith("file://") else p
-        for p in paths
-    ]
-    new_hydra: Dict[str, Any] = dict(hydra_node, searchpath=rewritten)
-    return dict(tree, hydra=new_hydra)

@@ -64,10 +64,16 @@ def test_searchpath_dir_in_primary_config(app: Path) -> None:
     assert cfg["opt"]["beta_gap"] == pytest.approx(0.099)
 
 
-def test_searchpath_dir_from_command_line_with_alchemy_scheme(app: Path) -> None:
+@pytest.mark.parametrize("scheme", ["file", "alchemy"])
+def test_searchpath_dir_from_command_line(app: Path, scheme: str) -> None:
     (cfg,) = resolved(
-        run(app, "+opt=adam", f"hydra.searchpath=[alchemy://{app / 'extra_conf'}]", flags=("--config-name", "bare"))
+        run(app, "+opt=adam", f"hydra.searchpath=[{scheme}://{app / 'extra_conf'}]", flags=("--config-name", "bare"))
     )
+    assert cfg["opt"]["eps"] == pytest.approx(1e-6)
+
+
+def test_config_dir_flag_is_served_with_relative_roots(app: Path) -> None:
+    (cfg,) = resolved(run(app, "+opt=adam", flags=("--config-name", "bare", "--config-dir", str(app / "extra_conf"))))
     assert cfg["opt"]["eps"] == pytest.approx(1e-6)
 
 

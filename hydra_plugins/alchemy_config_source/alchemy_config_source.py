@@ -3,15 +3,17 @@
 The source serves a directory like Hydra's ``file://`` source, plus Python config files
 (AlchemyCat, MMCV, YACS) found by name without extension, and stamps every
 ``${dep:...}`` with where it was loaded so that ``c`` means the node the file was
-mounted at. The search-path plugin serves every ``file://`` dir of the search path
-(the app's own config dir first of all) through it, so users need no extra set-up.
+mounted at. The search-path plugin serves every file-system dir of the search path (the
+app's own config dir, ``--config-dir``, ``hydra.searchpath``) through it, so users need
+no extra set-up.
 """
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+from typing import List, Optional, Union
 
-from hydra.core.config_search_path import ConfigSearchPath
+from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
+from hydra.core.config_search_path import ConfigSearchPath, SearchPathQuery
 from hydra.core.object_type import ObjectType
 from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
 from hydra.plugins.search_path_plugin import SearchPathPlugin
@@ -31,7 +33,7 @@ class AlchemyConfigSource(ConfigSource):
         return SCHEME
 
     def load_config(self, config_path: str) -> ConfigResult:
-        from alchemy_resolvers.config_dir import find_config_file, load_config_file, rewrite_searchpath
+        from alchemy_resolvers.config_dir import default_package, find_config_file, load_config_file
 
         full_path = find_config_file(self.path, config_path)
         if full_path is None:
@@ -39,7 +41,9 @@ class AlchemyConfigSource(ConfigSource):
         full_path = os.path.realpath(full_path)
         with open(full_path, encoding="utf-8") as f:
             header = ConfigSource._get_header_dict(f.read(512))
-        tree = rewrite_searchpath(load_config_file(full_path), SCHEME)
+        if header["package"] is None:
+            header["package"] = default_package(full_path)
+        tree = load_config_file(full_path)
         return ConfigResult(
             config=OmegaConf.create(tree),
             path=f"{self.scheme()}://{self.path}",
@@ -71,13 +75,35 @@ class AlchemyConfigSource(ConfigSource):
         return sorted(set(files))
 
 
+def _through_alchemy(path: str) -> str:
+    """``alchemy://`` for a file-system dir (``file://`` or a bare path); else ``path``."""
+    if path.startswith("file://"):
+        return SCHEME + "://" + path[len("file://"):]
+    if "://" not in path:  # the app's own config dir comes as a bare path
+        return SCHEME + "://" + path
+    return path
+
+
+class _AlchemySearchPath(ConfigSearchPathImpl):
+    """The search path Hydra builds, serving dirs added later through ``alchemy://``.
+
+    ``--config-dir`` and ``hydra.searchpath`` (from a config or the command line) are
+    appended after search-path plugins ran, on this object or a deep copy of it, so
+    this is the one place where every file-system dir of the search path passes.
+    """
+
+    def append(self, provider: str, path: str, anchor: Optional[Union[SearchPathQuery, str]] = None) -> None:
+        super().append(provider, _through_alchemy(path), anchor)
+
+    def prepend(self, provider: str, path: str, anchor: Optional[Union[SearchPathQuery, str]] = None) -> None:
+        super().prepend(provider, _through_alchemy(path), anchor)
+
+
 class AlchemySearchPathPlugin(SearchPathPlugin):
-    """Serve every ``file://`` search-path dir through ``alchemy://``."""
+    """Serve every file-system dir of the search path through ``alchemy://``."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         for element in search_path.get_path():
-            # The app's own config dir comes as a bare path: ``file`` is implied.
-            if element.path.startswith("file://"):
-                element.path = SCHEME + "://" + element.path[len("file://"):]
-            elif "://" not in element.path:
-                element.path = SCHEME + "://" + element.path
+            element.path = _through_alchemy(element.path)
+        if type(search_path) is ConfigSearchPathImpl:
+            search_path.__class__ = _AlchemySearchPath

@@ -1,0 +1,1 @@
+# Launchers hydra/launcher=alchemy (local_launcher.py) and alchemy_slurm; see config.py.

@@ -1,0 +1,54 @@
+"""``hydra/launcher=alchemy``: every job in a fresh process with its own GPUs.
+
+Thin glue: the logic lives in :mod:`alchemy_resolvers.launch` and
+:mod:`alchemy_resolvers.gpu`, imported when a sweep launches, not at Hydra start-up.
+"""
+import logging
+from typing import Any, List, Optional, Sequence
+
+from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+class AlchemyLauncher(Launcher):
+    def __init__(self, **params: Any) -> None:
+        self.params = {
+            k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+            for k, v in params.items()
+        }
+        self.config: Optional[DictConfig] = None
+        self.task_function: Optional[TaskFunction] = None
+        self.hydra_context: Optional[HydraContext] = None
+
+    def setup(
+        self,
+        *,
+        hydra_context: HydraContext,
+        task_function: TaskFunction,
+        config: DictConfig,
+    ) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from alchemy_resolvers.launch.hydra_jobs import LocalLaunchOptions, launch_jobs
+
+        assert self.config is not None
+        assert self.hydra_context is not None
+        assert self.task_function is not None
+        results: List[JobReturn] = launch_jobs(
+            LocalLaunchOptions(**self.params),
+            hydra_context=self.hydra_context,
+            config=self.config,
+            task_function=self.task_function,
+            job_overrides=job_overrides,
+            initial_job_idx=initial_job_idx,
+        )
+        return results

@@ -1,0 +1,1 @@
+"""``hydra/sweeper=alchemy``: AlchemyCat-style grid sweeps with a metric frame."""

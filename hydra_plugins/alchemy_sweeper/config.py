@@ -1,0 +1,49 @@
+"""Config of ``hydra/sweeper=alchemy`` (registered in Hydra's ConfigStore)."""
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from hydra.core.config_store import ConfigStore
+
+from alchemy_resolvers import tune as _tune
+
+# Jobs that tune Python objects read them through ${alchemy_value:TOKEN,IDX}; Hydra
+# imports this module in every process, workers included.
+_tune.register()
+
+
+@dataclass
+class AlchemySweeperConf:
+    _target_: str = "hydra_plugins.alchemy_sweeper.alchemy_sweeper.AlchemySweeper"
+
+    # Jobs per launch (None: one job at a time for the basic launcher, so the summary
+    # is rewritten as every job ends; larger chunks for parallel launchers).
+    max_batch_size: Optional[int] = None
+
+    # Axes defined in YAML: `key: [v1, v2]`, `key: "v1,v2"` (basic sweeper syntax) or
+    # `key: {values: [...], names: [...], priority: N, subject_to: EXPR}`.
+    params: Optional[Dict[str, Any]] = None
+
+    # Priority of any swept key, command-line sweeps included (lower = outer loop).
+    priorities: Dict[str, float] = field(default_factory=dict)
+
+    # Import path of `fn(cfg, job_dir, return_value, params) -> {metric: value}`,
+    # for tasks that write their results to files instead of returning them.
+    gather: Optional[str] = None
+
+    # Skip combinations that completed in an earlier run into the same sweep dir.
+    resume: bool = True
+
+    # Name job folders by their combination (`batch_size=128,epochs=5`) while
+    # hydra.sweep.subdir is Hydra's default; a subdir you set yourself always wins.
+    job_folders: bool = True
+
+    # Also link Hydra's numbered folder names (`0`, `1`, ...) to those folders.
+    job_links: bool = True
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper",
+    name="alchemy",
+    node=AlchemySweeperConf,
+    provider="hydra-alchemy",
+)

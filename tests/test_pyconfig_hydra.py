@@ -1,0 +1,126 @@
+"""Python (AlchemyCat-style) config files served to a real Hydra app by ``alchemy://``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import TESTS_DIR, output_lines, run_app
+
+ALCHEMY_DOCS = TESTS_DIR / "fixtures" / "alchemy"
+
+
+def resolved(proc) -> List[Dict[str, Any]]:
+    return [json.loads(line) for line in output_lines(proc, "RESOLVED ")]
+
+
+@pytest.fixture
+def app(app_copy) -> Path:
+    return app_copy("py_app")
+
+
+def run(app: Path, *args: str, flags: tuple = (), check: bool = True):
+    return run_app(app / "app.py", [*flags, "hydra.run.dir=out", "hydra.sweep.dir=multi", *args], cwd=app, check=check)
+
+
+def docs(name: str) -> tuple:
+    """Flags that make an AlchemyCat doc example the primary config."""
+    return ("--config-dir", str(ALCHEMY_DOCS), "--config-name", name)
+
+
+def test_alchemycat_mnist_example_with_documented_values(app: Path) -> None:
+    (cfg,) = resolved(run(app, flags=docs("configs/mnist/base/cfg")))
+    assert cfg["model"]["ini"]["num_classes"] == 10
+    assert cfg["opt"]["ini"]["lr"] == pytest.approx(0.01)
+    assert cfg["sched"]["warm_epochs"] == 3
+    assert cfg["sched"]["warm"]["ini"]["total_iters"] == 3
+    assert cfg["sched"]["main"]["ini"]["T_max"] == 27
+    assert cfg["log"]["save_interval"] == 6
+
+
+def test_override_recomputes_python_dependencies(app: Path) -> None:
+    (cfg,) = resolved(run(app, "loader.ini.batch_size=256", "sched.epochs=15", flags=docs("configs/mnist/base/cfg")))
+    assert cfg["opt"]["ini"]["lr"] == pytest.approx(0.02)
+    assert (cfg["sched"]["warm_epochs"], cfg["sched"]["main"]["ini"]["T_max"], cfg["log"]["save_interval"]) == (2, 13, 3)
+
+
+def test_composed_addon_with_caps_chain_2xbs_half_epochs(app: Path) -> None:
+    (cfg,) = resolved(run(app, flags=docs("configs/mnist/base,sched_from_addon,2xbs,2÷epo/cfg")))
+    assert cfg["loader"]["ini"]["batch_size"] == 256
+    assert cfg["opt"]["ini"]["lr"] == pytest.approx(0.02)
+    sched = cfg["sched"]
+    assert (sched["epochs"], sched["warm_epochs"], sched["warm"]["ini"]["total_iters"], sched["main"]["ini"]["T_max"]) == (15, 2, 2, 13)
+    assert cfg["log"]["save_interval"] == 3
+
+
+def test_python_group_option_mounted_with_rel_root(app: Path) -> None:
+    (cfg,) = resolved(run(app, "model.width=32"))
+    model = cfg["model"]
+    assert (model["out_channels"], model["name"], model["total"]) == (256, "resnet18", 256)
+    assert model["norm"] == "<object OrderedDict>"
+    (moved,) = resolved(run(app, "~model", "+model@net.backbone=resnet"))
+    assert moved["net"]["backbone"]["out_channels"] == 512
+
+
+def test_defaults_list_mixes_yaml_and_python_options(app: Path) -> None:
+    (cfg,) = resolved(run(app, "model=vit", "sched=headered"))
+    assert cfg["model"]["out_channels"] == 768
+    assert cfg["elsewhere"]["sched"]["warm_epochs"] == 1
+
+
+def test_dir_names_with_commas_equals_and_spaces(app: Path) -> None:
+    proc = run(app, flags=("--config-name", "exp/base,lr=0.1 big/cfg"))
+    (cfg,) = resolved(proc)
+    assert cfg["opt"]["lr"] == pytest.approx(0.1)
+    assert cfg["model"]["name"] == "vit"
+    assert json.loads(output_lines(proc, "CHECKS ")[0]) == {"opt_cls_is_ordered_dict": True}
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_python_deps_and_objects_in_worker_processes(app: Path, launcher: str) -> None:
+    extra = ["hydra.launcher.timeout_min=5"] if launcher == "submitit_local" else []
+    flags = ("-m", "--config-name", "exp/base,lr=0.1 big/cfg")
+    proc = run(app, f"hydra/launcher={launcher}", "loader.batch_size=64,128", *extra, flags=flags)
+    if launcher == "submitit_local":
+        got = []
+        for log in sorted((app / "multi").rglob("*_log.out")):
+            got += [json.loads(line[len("RESOLVED "):]) for line in log.read_text().splitlines() if line.startswith("RESOLVED ")]
+            checks = [line for line in log.read_text().splitlines() if line.startswith("CHECKS ")]
+            assert checks == ['CHECKS {"opt_cls_is_ordered_dict": true}']
+    else:
+        got = resolved(proc)
+        assert output_lines(proc, "CHECKS ") == ['{"opt_cls_is_ordered_dict": true}'] * 2
+    assert sorted((c["loader"]["batch_size"], c["opt"]["lr"]) for c in got) == [(64, 0.1), (128, 0.2)]
+
+
+def test_saved_config_loads_with_plain_omegaconf(app: Path) -> None:
+    run(app, flags=("--config-name", "exp/base,lr=0.1 big/cfg"))
+    saved = OmegaConf.load(app / "out" / ".hydra" / "config.yaml")
+    text = OmegaConf.to_yaml(saved)
+    assert "${alchemy_obj:" in text and "${alchemy_pydep:" in text
+    assert saved.loader.batch_size == 64
+
+
+@pytest.mark.parametrize(
+    "name, fragments",
+    [
+        ("errors/cycle_a", ["cycle", "cycle_a.py", "cycle_b.py"]),
+        ("errors/missing_caps", ["no_such_base.py", "missing_caps.py"]),
+        ("errors/syntax", ["syntax.py", "line 4"]),
+        ("errors/raising_dep", ["ratio", "raising_dep.py", "ZeroDivisionError"]),
+    ],
+)
+def test_errors_name_file_and_key(app: Path, name: str, fragments: List[str]) -> None:
+    proc = run(app, flags=("--config-name", name), check=False)
+    assert proc.returncode != 0
+    for fragment in fragments:
+        assert fragment in proc.stderr, (fragment, proc.stderr)
+
+
+def test_override_of_missing_key_is_refused(app: Path) -> None:
+    proc = run(app, "model.widht=32", check=False)
+    assert proc.returncode != 0
+    assert "model.widht" in proc.stderr
