@@ -1,14 +1,20 @@
 """hydra-alchemy's library: AlchemyCat-style configs, dependencies and sweeps for Hydra.
 
-Importing this package registers the ``dep`` and ``rel`` OmegaConf resolvers.
+Importing this package registers the ``dep`` and ``rel`` OmegaConf resolvers (and the
+internal ``alchemy_*`` ones that Python config entries lower to).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from alchemy_resolvers import lower as _lower
 from alchemy_resolvers import resolvers as _resolvers
 
 _resolvers.register()
+# Resolvers for entries of Python config files: registered here too, so a saved
+# ``config.yaml`` read in another process reports the missing object clearly instead
+# of "unsupported interpolation type".
+_lower.register()
 
 __all__ = ["Config", "DEP", "P_DEP", "Param2Tune", "Cfg2Tune"]
 
