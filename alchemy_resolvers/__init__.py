@@ -9,8 +9,10 @@ from typing import Any
 
 from alchemy_resolvers import lower as _lower
 from alchemy_resolvers import resolvers as _resolvers
+from alchemy_resolvers import tune as _tune
 
 _resolvers.register()
+_tune.register()  # ``alchemy_value``: tuned Python values in a job's overrides
 # Resolvers for entries of Python config files: registered here too, so a saved
 # ``config.yaml`` read in another process reports the missing object clearly instead
 # of "unsupported interpolation type".

@@ -14,7 +14,7 @@ import yaml
 
 from alchemy_resolvers.annotate import annotate_tree
 
-__all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "default_package", "find_config_file", "load_config_file"]
+__all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "default_package", "find_config_file", "with_multirun_guard", "load_config_file"]
 
 #: In lookup order: when ``name.yaml`` and ``name.py`` both exist, the YAML file wins,
 #: so an app whose config dir also holds its scripts (``config_path="."``) keeps its
@@ -50,6 +50,35 @@ def default_package(path: str) -> Optional[str]:
     file keeps Hydra's rule (``None``).
     """
     return "_global_" if os.path.basename(path) == EXPERIMENT_CONFIG_NAME else None
+
+
+#: Added to the ``hydra.callbacks`` of a root-level config that holds Param2Tunes.
+REQUIRE_MULTIRUN_CALLBACK = "alchemy_resolvers.sweep.RequireMultirunCallback"
+
+
+def with_multirun_guard(tree: Any) -> Any:
+    """``tree`` with a callback that fails single runs, if it holds Param2Tunes.
+
+    A tuned entry only fails when it is read; without this guard a task that never
+    reads it would run once with a placeholder instead of sweeping.
+    """
+    if not isinstance(tree, dict) or not _holds_param(tree):
+        return tree
+    hydra_node = dict(tree.get("hydra") or {})
+    callbacks = dict(hydra_node.get("callbacks") or {})
+    callbacks.setdefault("alchemy_require_multirun", {"_target_": REQUIRE_MULTIRUN_CALLBACK})
+    hydra_node["callbacks"] = callbacks
+    return dict(tree, hydra=hydra_node)
+
+
+def _holds_param(tree: Any) -> bool:
+    if isinstance(tree, str):
+        return tree.startswith("${alchemy_param:")
+    if isinstance(tree, dict):
+        return any(_holds_param(v) for v in tree.values())
+    if isinstance(tree, list):
+        return any(_holds_param(v) for v in tree)
+    return False
 
 
 def load_config_file(path: str) -> Any:

@@ -124,3 +124,13 @@ def test_override_of_missing_key_is_refused(app: Path) -> None:
     proc = run(app, "model.widht=32", check=False)
     assert proc.returncode != 0
     assert "model.widht" in proc.stderr
+
+
+def test_single_run_of_tunable_config_fails_at_start_even_if_unread(app: Path) -> None:
+    proc = run_app(
+        app / "app.py", ["--config-name", "tune/cfg", "hydra.run.dir=out"], cwd=app, check=False,
+        env={"PY_APP_READ_NOTHING": "1"},
+    )
+    assert proc.returncode != 0
+    assert "TASK RAN" not in proc.stdout
+    assert "`loader.batch_size`" in proc.stderr and "-m hydra/sweeper=alchemy" in proc.stderr

@@ -33,7 +33,12 @@ class AlchemyConfigSource(ConfigSource):
         return SCHEME
 
     def load_config(self, config_path: str) -> ConfigResult:
-        from alchemy_resolvers.config_dir import default_package, find_config_file, load_config_file
+        from alchemy_resolvers.config_dir import (
+            default_package,
+            find_config_file,
+            load_config_file,
+            with_multirun_guard,
+        )
 
         full_path = find_config_file(self.path, config_path)
         if full_path is None:
@@ -44,6 +49,9 @@ class AlchemyConfigSource(ConfigSource):
         if header["package"] is None:
             header["package"] = default_package(full_path)
         tree = load_config_file(full_path)
+        at_root = header["package"] == "_global_" or (header["package"] is None and "/" not in config_path)
+        if at_root:  # only there does a ``hydra`` key reach Hydra's own config
+            tree = with_multirun_guard(tree)
         return ConfigResult(
             config=OmegaConf.create(tree),
             path=f"{self.scheme()}://{self.path}",

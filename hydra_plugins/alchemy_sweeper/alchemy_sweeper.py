@@ -13,9 +13,10 @@ class AlchemySweeper(Sweeper):
         params: Optional[Dict[str, Any]] = None,
         priorities: Optional[Dict[str, float]] = None,
         gather: Optional[str] = None,
-        resume: bool = True,
+        resume: bool = False,
         job_folders: bool = True,
         job_links: bool = True,
+        compose_once: bool = True,
     ) -> None:
         self.max_batch_size = max_batch_size
         self.params = params
@@ -24,6 +25,7 @@ class AlchemySweeper(Sweeper):
         self.resume = resume
         self.job_folders = job_folders
         self.job_links = job_links
+        self.compose_once = compose_once
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Any = None
@@ -31,6 +33,13 @@ class AlchemySweeper(Sweeper):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
 
+        if self.compose_once:
+            from alchemy_resolvers.sweep import GroupCachingConfigLoader
+
+            hydra_context = HydraContext(
+                config_loader=GroupCachingConfigLoader(hydra_context.config_loader),
+                callbacks=hydra_context.callbacks,
+            )
         self.hydra_context = hydra_context
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(

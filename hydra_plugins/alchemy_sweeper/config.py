@@ -30,8 +30,11 @@ class AlchemySweeperConf:
     # for tasks that write their results to files instead of returning them.
     gather: Optional[str] = None
 
-    # Skip combinations that completed in an earlier run into the same sweep dir.
-    resume: bool = True
+    # Skip combinations that completed in an earlier run into the same sweep dir
+    # (give the same hydra.sweep.dir; failed and missing ones run again). Off by
+    # default: Hydra's default sweep dir is per second, and two sweeps started in the
+    # same second must not skip each other's jobs.
+    resume: bool = False
 
     # Name job folders by their combination (`batch_size=128,epochs=5`) while
     # hydra.sweep.subdir is Hydra's default; a subdir you set yourself always wins.
@@ -39,6 +42,11 @@ class AlchemySweeperConf:
 
     # Also link Hydra's numbered folder names (`0`, `1`, ...) to those folders.
     job_links: bool = True
+
+    # Compose the defaults list once per distinct config-group choice and apply each
+    # job's overrides to a copy (exactly Hydra's last composition step); false uses
+    # Hydra's full composition for every job.
+    compose_once: bool = True
 
 
 ConfigStore.instance().store(
