@@ -1,0 +1,410 @@
+"""Dynamic dispatch of jobs as fresh processes: the loop behind ``hydra/launcher=alchemy``.
+
+A job starts the moment a slot is free (GPUs from a :class:`SlotAllocator`, or one of
+``max_parallel`` CPU slots): no batches, no static slices. Completion is seen at once
+through pidfds (Linux) or a short poll; GPU readings are retaken when a job ends and
+every ``poll_interval`` seconds while jobs wait for GPUs.
+
+Knows nothing about Hydra: a job is a command line, an environment and a log file, so
+tests and benchmarks drive the exact loop the launcher uses.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Deque, Dict, List, Mapping, Optional, Sequence, TextIO
+
+from ..gpu.allocator import Allocation, SlotAllocator
+
+log = logging.getLogger(__name__)
+
+#: Seconds between SIGTERM and SIGKILL for a job over its time limit.
+KILL_GRACE_S = 5.0
+
+
+@dataclass
+class Prepared:
+    """What it takes to start one job, decided right before it starts."""
+
+    argv: List[str]
+    log_path: Path
+    env: Optional[Mapping[str, str]] = None  #: full environment; None = ours
+    cwd: Optional[str] = None
+
+
+@dataclass
+class ProcessJob:
+    index: int
+    label: str
+    #: Called just before the job starts, with the GPUs it got ([] for CPU jobs);
+    #: builds the command (e.g. composes the job's config to learn its directory).
+    prepare: Callable[[List[str]], Prepared]
+
+
+@dataclass
+class Outcome:
+    index: int
+    gpus: List[str] = field(default_factory=list)
+    returncode: Optional[int] = None
+    started: float = 0.0  #: time.time() at start
+    ended: float = 0.0
+    timed_out: bool = False
+    log_path: Optional[Path] = None
+    #: the job never ran: preparing or spawning it raised this
+    error: Optional[BaseException] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.returncode == 0 and not self.timed_out
+
+    def reason(self, timeout_s: Optional[float] = None) -> str:
+        """Why the job failed, in words (empty when it did not)."""
+        if self.error is not None:
+            return f"could not be started: {type(self.error).__name__}: {self.error}"
+        if self.timed_out:
+            lim = f"{timeout_s / 60:g} min" if timeout_s else "its limit"
+            return f"timed out after {lim} (timeout_min) and was killed"
+        rc = self.returncode
+        if rc is None or rc == 0:
+            return ""
+        if rc < 0:
+            try:
+                name = signal.Signals(-rc).name
+            except ValueError:
+                name = f"signal {-rc}"
+            return f"was killed by {name} (signal {-rc})"
+        return f"exited with code {rc}"
+
+
+@dataclass
+class _Running:
+    job: ProcessJob
+    proc: subprocess.Popen
+    outcome: Outcome
+    alloc: Optional[Allocation]
+    logfile: IO[bytes]
+    deadline: float
+    kill_at: float = float("inf")
+    pidfd: Optional[int] = None
+
+
+class Progress:
+    """Jobs done / running / failed and GPUs in use: a redrawn status line on a
+    terminal, plain log lines otherwise."""
+
+    def __init__(self, total: int, gpu_total: Optional[int], stream: Optional[TextIO] = None,
+                 tty: Optional[bool] = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        if tty is None:
+            try:
+                tty = self.stream.isatty()
+            except (AttributeError, ValueError):
+                tty = False
+        self.tty = tty
+        self.total = total
+        self.gpu_total = gpu_total
+        self.done = self.failed = self.running = self.gpus_in_use = 0
+        self.t0 = time.monotonic()
+        self._drawn_at = 0.0
+        self._waiting = ""
+        self._waiting_logged_at = float("-inf")
+
+    def _line(self) -> str:
+        parts = [f"{self.done}/{self.total} done", f"{self.running} running",
+                 f"{self.failed} failed"]
+        if self.gpu_total:
+            parts.append(f"GPUs {self.gpus_in_use}/{self.gpu_total} in use")
+        parts.append(f"{time.monotonic() - self.t0:.0f}s")
+        return "[alchemy] " + " | ".join(parts)
+
+    def draw(self, force: bool = False) -> None:
+        if not self.tty:
+            return
+        now = time.monotonic()
+        if not force and now - self._drawn_at < 0.1:
+            return
+        self._drawn_at = now
+        width = 20 if self.total == 0 else 20 * self.done // max(1, self.total)
+        bar = "#" * width + "-" * (20 - width)
+        self.stream.write(f"\r\x1b[K[{bar}] {self._line()}")
+        self.stream.flush()
+
+    def _say(self, level: int, msg: str) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+        log.log(level, msg)
+        self.draw(force=True)
+
+    def started(self, label: str, gpus: Sequence[str], log_path: Path) -> None:
+        self.running += 1
+        self._waiting = ""
+        if not self.tty:
+            on = f" on GPU {','.join(gpus)}" if gpus else ""
+            log.info(f"started {label}{on} (log: {log_path})")
+        self.draw(force=True)
+
+    def finished(self, label: str, ok: bool, seconds: float, reason: str, log_path: Optional[Path]) -> None:
+        self.running -= 1
+        self.done += 1
+        if not ok:
+            self.failed += 1
+            self._say(logging.ERROR, f"FAILED {label}: {reason} (log: {log_path})")
+        elif not self.tty:
+            log.info(f"finished {label} in {seconds:.1f}s [{self.done}/{self.total} done, "
+                     f"{self.failed} failed]")
+        self.draw(force=True)
+
+    def waiting(self, reason: str) -> None:
+        """Jobs wait for GPUs: say why, when the reason changes or every minute."""
+        now = time.monotonic()
+        if reason and (reason != self._waiting or now - self._waiting_logged_at > 60):
+            self._waiting = reason
+            self._waiting_logged_at = now
+            self._say(logging.INFO, f"waiting for GPUs: {reason}")
+
+    def close(self) -> None:
+        if self.tty:
+            self.draw(force=True)
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Dispatcher:
+    """Runs :class:`ProcessJob` s, each in a fresh process in its own session, with
+    stdout+stderr in its log file. Returns one :class:`Outcome` per job, in job order."""
+
+    def __init__(
+        self,
+        jobs: Sequence[ProcessJob],
+        *,
+        allocator: Optional[SlotAllocator] = None,
+        max_parallel: Optional[int] = None,
+        timeout_s: Optional[float] = None,
+        poll_interval: float = 1.0,
+        progress: Optional[Progress] = None,
+        judge: Optional[Callable[[Outcome], str]] = None,
+    ) -> None:
+        if max_parallel is not None and max_parallel < 1:
+            raise ValueError(f"max_parallel must be >= 1 or None, got {max_parallel}")
+        if allocator is None and max_parallel is None:
+            raise ValueError("CPU-only dispatch needs max_parallel")
+        self.jobs = list(jobs)
+        self.allocator = allocator
+        self.max_parallel = max_parallel
+        self.timeout_s = timeout_s if timeout_s and timeout_s > 0 else None
+        self.poll_interval = max(0.01, float(poll_interval))
+        self.progress = progress or Progress(
+            len(self.jobs), len(allocator.pool) if allocator else None, tty=False
+        )
+        #: Called as each job ends; returns why it failed ("" = it succeeded). The
+        #: default judges by exit status; the Hydra glue also reads the job's result.
+        self.judge = judge or (lambda o: o.reason(self.timeout_s))
+        self._running: Dict[int, _Running] = {}
+        self._sel = selectors.DefaultSelector()
+        self._pidfd_ok = hasattr(os, "pidfd_open")
+
+    # ----------------------------------------------------------------- main loop
+    def run(self) -> List[Outcome]:
+        pending: Deque[ProcessJob] = deque(self.jobs)
+        outcomes: Dict[int, Outcome] = {}
+        next_poll = 0.0  # when GPU readings may be retaken while jobs wait
+        stale = True  # a job ended (or nothing read yet): readings are out of date
+        old_term = None
+        if threading.current_thread() is threading.main_thread():
+            # A launcher stopped with SIGTERM (kill, Slurm, a sweeper giving up) stops
+            # its jobs too, instead of leaving them running on the GPUs.
+            old_term = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+        try:
+            while pending or self._running:
+                now = time.monotonic()
+                blocked = False
+                if pending and (stale or now >= next_poll):
+                    blocked = self._fill(pending, outcomes, refresh=True)
+                    stale = False
+                    next_poll = now + self.poll_interval
+                elif pending:
+                    blocked = True
+                if not self._running and not pending:
+                    break
+                if self._wait(pending_blocked=blocked and bool(pending), next_poll=next_poll):
+                    stale = True
+                if self._reap(outcomes):
+                    stale = True
+                self._check_deadlines()
+                self.progress.draw()
+        finally:
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
+            self._abort_all(outcomes)
+            self._sel.close()
+            self.progress.close()
+        return [outcomes[j.index] for j in self.jobs]
+
+    def _fill(self, pending: Deque[ProcessJob], outcomes: Dict[int, Outcome], refresh: bool) -> bool:
+        """Start jobs while slots are free; True when jobs are left waiting for GPUs."""
+        refreshed = False
+        while pending:
+            if self.max_parallel is not None and len(self._running) >= self.max_parallel:
+                return False
+            alloc = None
+            if self.allocator is not None:
+                if refresh and not refreshed:
+                    self.allocator.refresh()
+                    refreshed = True
+                alloc = self.allocator.try_acquire()
+                if alloc is None:
+                    if self.allocator.wait_reason:
+                        self.progress.waiting(self.allocator.wait_reason)
+                    return True
+            job = pending.popleft()
+            self._start(job, alloc, outcomes)
+        return False
+
+    def _start(self, job: ProcessJob, alloc: Optional[Allocation], outcomes: Dict[int, Outcome]) -> None:
+        gpus = list(alloc.gpus) if alloc else []
+        out = Outcome(index=job.index, gpus=gpus, started=time.time())
+        logfile = None
+        try:
+            prep = job.prepare(gpus)
+            out.log_path = prep.log_path
+            prep.log_path.parent.mkdir(parents=True, exist_ok=True)
+            logfile = open(prep.log_path, "ab", buffering=0)
+            proc = subprocess.Popen(
+                prep.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                env=dict(prep.env) if prep.env is not None else None,
+                cwd=prep.cwd,
+                start_new_session=True,  # own process group: a timeout kills its children too
+                pass_fds=alloc.fds if alloc else (),  # the job itself holds its GPU leases
+            )
+        except Exception as e:  # noqa: BLE001 - becomes this job's failure, others go on
+            if logfile is not None:
+                logfile.close()
+            if alloc is not None:
+                self.allocator.release(alloc)  # type: ignore[union-attr]
+            out.error = e
+            out.ended = time.time()
+            outcomes[job.index] = out
+            self.progress.running += 1
+            self.progress.finished(job.label, False, 0.0, self.judge(out) or out.reason(),
+                                   out.log_path)
+            return
+        if alloc is not None:
+            alloc.pid = proc.pid
+            self.progress.gpus_in_use = self.allocator.in_use  # type: ignore[union-attr]
+        deadline = time.monotonic() + self.timeout_s if self.timeout_s else float("inf")
+        r = _Running(job, proc, out, alloc, logfile, deadline)
+        if self._pidfd_ok:
+            try:
+                r.pidfd = os.pidfd_open(proc.pid)
+                self._sel.register(r.pidfd, selectors.EVENT_READ, proc.pid)
+            except OSError:
+                self._pidfd_ok = False
+                r.pidfd = None
+        self._running[proc.pid] = r
+        self.progress.started(job.label, gpus, prep.log_path)
+
+    def _wait(self, pending_blocked: bool, next_poll: float) -> bool:
+        """Sleep until a child exits, a deadline passes, or GPUs should be re-read.
+        Returns True when the wait ended because readings are due."""
+        now = time.monotonic()
+        until = float("inf")
+        if pending_blocked:
+            until = next_poll
+        for r in self._running.values():
+            until = min(until, r.deadline, r.kill_at)
+        if self.progress.tty:
+            until = min(until, now + 0.5)
+        timeout = max(0.0, until - now)
+        if not self._running:
+            time.sleep(min(timeout, self.poll_interval))
+            return True
+        if self._pidfd_ok and all(r.pidfd is not None for r in self._running.values()):
+            self._sel.select(timeout=min(timeout, 3600.0))
+        else:
+            time.sleep(min(timeout, 0.02))
+        return pending_blocked and time.monotonic() >= next_poll
+
+    def _reap(self, outcomes: Dict[int, Outcome]) -> bool:
+        ended = False
+        for pid, r in list(self._running.items()):
+            rc = r.proc.poll()
+            if rc is None:
+                continue
+            ended = True
+            self._finish(r, rc, outcomes)
+        return ended
+
+    def _finish(self, r: _Running, rc: int, outcomes: Dict[int, Outcome]) -> None:
+        del self._running[r.proc.pid]
+        if r.pidfd is not None:
+            try:
+                self._sel.unregister(r.pidfd)
+            except (KeyError, ValueError):
+                pass
+            os.close(r.pidfd)
+        if r.outcome.timed_out:
+            _killpg(r.proc.pid, signal.SIGKILL)  # leftovers of a killed job
+        r.logfile.close()
+        if r.alloc is not None:
+            self.allocator.release(r.alloc)  # type: ignore[union-attr]
+            self.progress.gpus_in_use = self.allocator.in_use  # type: ignore[union-attr]
+        out = r.outcome
+        out.returncode = rc
+        out.ended = time.time()
+        outcomes[out.index] = out
+        reason = self.judge(out)
+        self.progress.finished(r.job.label, not reason, out.ended - out.started, reason,
+                               out.log_path)
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        for r in self._running.values():
+            if now >= r.kill_at:
+                _killpg(r.proc.pid, signal.SIGKILL)
+                r.kill_at = float("inf")
+            elif now >= r.deadline and not r.outcome.timed_out:
+                r.outcome.timed_out = True
+                _killpg(r.proc.pid, signal.SIGTERM)
+                r.kill_at = now + KILL_GRACE_S
+                r.deadline = float("inf")
+
+    def _abort_all(self, outcomes: Dict[int, Outcome]) -> None:
+        """On an exception or Ctrl-C in the loop: stop every job we started."""
+        if not self._running:
+            return
+        for r in self._running.values():
+            _killpg(r.proc.pid, signal.SIGTERM)
+        t_end = time.monotonic() + KILL_GRACE_S
+        while self._running and time.monotonic() < t_end:
+            for r in list(self._running.values()):
+                rc = r.proc.poll()
+                if rc is not None:
+                    self._finish(r, rc, outcomes)
+            time.sleep(0.02)
+        for r in list(self._running.values()):
+            _killpg(r.proc.pid, signal.SIGKILL)
+            self._finish(r, r.proc.wait(), outcomes)
+
+
+def _raise_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _killpg(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
