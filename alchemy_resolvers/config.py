@@ -187,7 +187,7 @@ def _is_param(value: Any) -> bool:
 # dotted paths of the defaults' nodes created with ``new_allowed=True``.
 _ATTRS = (
     "_ac_parent", "_ac_key", "_ac_mounted", "_ac_whole", "_ac_caps", "_ac_caps_from",
-    "_ac_format", "_ac_yacs_new_allowed", "_ac_frozen",
+    "_ac_format", "_ac_yacs_new_allowed", "_ac_frozen", "_ac_tuned_caps",
 )
 _INHERITED_ATTRS = ("_ac_format", "_ac_yacs_new_allowed")
 
@@ -248,6 +248,7 @@ class Config(dict):
         set_(self, "_ac_format", None)
         set_(self, "_ac_yacs_new_allowed", frozenset())
         set_(self, "_ac_frozen", False)
+        set_(self, "_ac_tuned_caps", None)  # a TunedCaps once caps are resolved
 
     @classmethod
     def _blank(cls, parent: Optional["Config"] = None, key: Any = None, mounted: bool = True) -> "Config":
@@ -807,13 +808,10 @@ def _apply_caps(node: Config, path: str) -> None:
     caps = node._ac_caps
     requester = node._ac_caps_from or path
     base: Config = type(node)._blank()
-    for entry in caps:
+    for position, entry in enumerate(caps):
         if _is_param(entry):
-            raise NotImplementedError(
-                f"{path}: a tunable `caps` (Cfg2Tune(caps=Param2Tune([...]))) is not "
-                "supported yet; sweep over a key of the config instead, or write one "
-                "config file per base"
-            )
+            _note_tuned_caps(node, entry, position, requester, path)
+            continue
         if isinstance(entry, dict):
             base.dict_update(entry)
             continue
@@ -835,6 +833,36 @@ def _apply_caps(node: Config, path: str) -> None:
         base._inherit_format(loaded)
     object.__setattr__(node, "_ac_caps", ())
     _merge_under(node, base)
+
+
+def _note_tuned_caps(node: Config, param: Any, position: int, requester: str, path: str) -> None:
+    """Keep a ``Param2Tune`` of base files for the sweeper instead of merging it now.
+
+    The base then changes from job to job, which one tree cannot express: lowering
+    turns it into a hidden config group whose options are the base files, placed
+    before the config's own entries in its defaults list. That order is only right
+    when the tuned base comes first among the caps, so anything else is refused.
+    """
+    if node._ac_parent is not None:
+        raise UnsupportedConfigError(
+            f"{path}: a tunable `caps` is only supported on the whole config "
+            f"(Cfg2Tune(caps=Param2Tune([...]))), not on the subtree `{node._ac_key}`"
+        )
+    if position != 0:
+        raise UnsupportedConfigError(
+            f"{path}: a tunable `caps` must be the first entry of `caps` (the bases after "
+            "it, and the config itself, then win over it as usual)"
+        )
+    files = [find_config_path(entry, requester) for entry in param.optional_values]
+    object.__setattr__(node, "_ac_tuned_caps", TunedCaps(param, files))
+
+
+class TunedCaps:
+    """A ``Param2Tune`` over base files and the files' resolved paths, in order."""
+
+    def __init__(self, param: Any, files: List[str]) -> None:
+        self.param = param
+        self.files = files
 
 
 def _annotate_strings(node: Any, depth: int) -> None:

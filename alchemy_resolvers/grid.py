@@ -214,6 +214,9 @@ class Axis:
     param: Optional[Param2Tune] = None
     source: str = "config"
     is_group: bool = False
+    #: Name in folders and the frame when the key is not meant for people (the hidden
+    #: group of a tunable ``caps`` shows as ``caps``); empty: derived from the key.
+    label: str = ""
     # Filled by Grid.
     def_index: int = 0
     display: str = ""
@@ -352,7 +355,7 @@ class Grid:
             defined,
             key=lambda a: (a.def_index if a.priority is None else a.priority, a.def_index),
         )
-        for axis, disp in zip(self.axes, display_keys([a.path for a in self.axes])):
+        for axis, disp in zip(self.axes, display_keys([a.label or a.path for a in self.axes])):
             axis.display = folder_safe(disp)
         self._check_expressions()
         self._position = {id(a): i for i, a in enumerate(self.axes)}

@@ -78,10 +78,26 @@ def load_for_hydra(path: str) -> Dict[Any, Any]:
 def lower(tree: Any, path: str) -> Dict[Any, Any]:
     """The plain tree of a loaded ``Config`` ``tree`` from file ``path`` (see module doc)."""
     register()
-    out = _lower_value(tree, (), os.path.realpath(path))
+    real = os.path.realpath(path)
+    out = _lower_value(tree, (), real)
     if not isinstance(out, dict):  # pragma: no cover - load_tree always gives a Config
         raise LoweringError(f"{path}: the config must be a mapping")
+    tuned = tree.__dict__.get("_ac_tuned_caps")
+    if tuned is not None:
+        out = _with_tuned_caps_group(out, tuned, real)
     return out
+
+
+def _with_tuned_caps_group(out: Dict[Any, Any], tuned: Any, path: str) -> Dict[Any, Any]:
+    """Put the tuned base first in the defaults list, as a group the sweeper sweeps."""
+    from alchemy_resolvers import registry
+    from alchemy_resolvers.config_dir import TUNED_CAPS_GROUP, tuned_caps_option
+
+    token = registry.register(tuned, path, "caps", "p")
+    defaults = list(out.get("defaults") or [])
+    if "_self_" not in defaults:
+        defaults.append("_self_")
+    return dict(out, defaults=[{f"/{TUNED_CAPS_GROUP}/{token}": tuned_caps_option(0)}] + defaults)
 
 
 def _lower_value(value: Any, keys: Tuple[Any, ...], path: str) -> Any:

@@ -119,7 +119,31 @@ def _config_axes(cfg: DictConfig) -> List[Axis]:
         items.sort(key=lambda t: getattr(t[2], "_seq", 0))
         rank = {key: i for i, (key, _, _) in enumerate(items)}
     items.sort(key=lambda t: rank.get(t[0], len(rank)))
-    return [Axis.from_param(key, param, token, source="config") for key, token, param in items]
+    axes = [Axis.from_param(key, param, token, source="config") for key, token, param in items]
+    return _tuned_caps_axes(cfg) + axes
+
+
+def _tuned_caps_axes(cfg: DictConfig) -> List[Axis]:
+    """Axes for tunable ``caps``: their hidden config group, one option per base file.
+
+    The caps are set when the config is created, so they come first in definition order.
+    """
+    from alchemy_resolvers.config_dir import TUNED_CAPS_GROUP, find_tuned_caps, tuned_caps_option
+
+    choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
+    axes = []
+    for group in choices:
+        parts = str(group).split("/")
+        if len(parts) != 2 or parts[0] != TUNED_CAPS_GROUP:
+            continue
+        tuned = find_tuned_caps(parts[1])
+        if tuned is None:
+            raise SweepConfigError(f"`{group}`: the tunable caps it stands for is not loaded")
+        axis = Axis.from_param(str(group), tuned.param, source="config")
+        axis.overrides = [tuned_caps_option(i) for i in range(len(tuned.files))]
+        axis.label = "caps"
+        axes.append(axis)
+    return axes
 
 
 def _values_axis(key: str, values: Sequence[Any], names: Optional[Sequence[Any]], priority: Any,

@@ -16,6 +16,7 @@ import pytest
 
 from alchemy_resolvers import DEP, P_DEP, Cfg2Tune, Config, Param2Tune
 from alchemy_resolvers.config import CapsNotFoundError, load_config, load_tree
+from alchemy_resolvers.lower import lower
 from alchemy_resolvers.formats import ConfigExecutionError, InheritanceCycleError, UnsupportedConfigError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alchemy"
@@ -423,10 +424,34 @@ def test_cfg2tune_constraints_see_the_loaded_params(project: Path) -> None:
     assert [v for v in epochs.optional_values if epochs.subject_to(v)] == [5, 15]
 
 
-def test_tunable_caps_is_a_clear_error(tmp_path: Path) -> None:
+def test_tunable_caps_is_kept_for_the_sweeper(tmp_path: Path) -> None:
+    write(tmp_path, "a.py", "from alchemy_resolvers import Config\ncfg = Config()\ncfg.x = 1\n")
+    write(tmp_path, "b.py", "from alchemy_resolvers import Config\ncfg = Config()\ncfg.x = 2\n")
     path = write(tmp_path, "t.py", """\
         from alchemy_resolvers import Cfg2Tune, Param2Tune
         cfg = Cfg2Tune(caps=Param2Tune(['a.py', 'b.py']))
+        cfg.y = 3
         """)
-    with pytest.raises(NotImplementedError, match=str(path)):
+    tree = load_tree(path)
+    assert dict(tree) == {"y": 3}  # the base is chosen per job, not merged here
+    tuned = tree.__dict__["_ac_tuned_caps"]
+    assert tuned.files == [str(tmp_path / "a.py"), str(tmp_path / "b.py")]
+    lowered = lower(tree, str(path))
+    assert lowered["defaults"][1:] == ["_self_"]
+    ((group, option),) = lowered["defaults"][0].items()
+    assert group.startswith("/_alchemy_caps/p") and option == "base0"
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("cfg = Cfg2Tune(caps=('a.py', Param2Tune(['a.py'])))", "must be the first entry"),
+        ("cfg = Cfg2Tune()\ncfg.sub = Cfg2Tune(caps=Param2Tune(['a.py']))", "not on the subtree `sub`"),
+    ],
+)
+def test_tunable_caps_where_it_cannot_work_is_a_clear_error(tmp_path: Path, body: str, message: str) -> None:
+    write(tmp_path, "a.py", "from alchemy_resolvers import Config\ncfg = Config()\n")
+    path = write(tmp_path, "t.py", "from alchemy_resolvers import Cfg2Tune, Param2Tune\n" + body + "\n")
+    with pytest.raises(UnsupportedConfigError, match=message) as info:
         load_tree(path)
+    assert str(path) in str(info.value)

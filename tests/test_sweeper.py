@@ -169,6 +169,22 @@ def test_single_run_of_a_tune_config_tells_to_add_m(app):
     assert "-m hydra/sweeper=alchemy" in proc.stderr
 
 
+def test_tunable_caps_sweeps_the_base_config(app):
+    sweep(
+        app, "--config-name", "configs/tune/tune_caps,epochs/cfg", "hydra/sweeper=alchemy",
+        script="py_app.py", env={"SWEEP_APP_PYCONF": str(ALCHEMY_FIXTURES)},
+    )
+    out = app / "out"
+    expected = ["caps=1xbs,epochs=5", "caps=1xbs,epochs=15", "caps=2xbs,epochs=5", "caps=2xbs,epochs=15"]
+    assert job_folders(out) == sorted(expected)
+    df = read_frame(out, 2)
+    assert list(df.index.names) == ["caps", "epochs"]
+    assert [f"caps={c},epochs={e}" for c, e in df.index] == expected  # caps: the outer loop
+    assert list(df["bs"]) == [128, 128, 256, 256]  # each job inherited its own base
+    saved = OmegaConf.load(out / "caps=2xbs,epochs=15" / ".hydra" / "config.yaml")
+    assert saved.loader.ini.batch_size == 256 and saved.sched.epochs == 15
+
+
 # ----------------------------------------------------------------- failures and resume
 
 

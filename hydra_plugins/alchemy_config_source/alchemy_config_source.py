@@ -37,16 +37,19 @@ class AlchemyConfigSource(ConfigSource):
             default_package,
             find_config_file,
             load_config_file,
+            tuned_caps_file,
             with_multirun_guard,
         )
 
-        full_path = find_config_file(self.path, config_path)
+        full_path = tuned_caps_file(config_path) or find_config_file(self.path, config_path)
         if full_path is None:
             raise ConfigLoadError(f"Config not found : {os.path.join(self.path, config_path)}")
         full_path = os.path.realpath(full_path)
         with open(full_path, encoding="utf-8") as f:
             header = ConfigSource._get_header_dict(f.read(512))
-        if header["package"] is None:
+        if tuned_caps_file(config_path):  # a base of a tunable caps: a whole config
+            header["package"] = "_global_"
+        elif header["package"] is None:
             header["package"] = default_package(full_path)
         tree = load_config_file(full_path)
         at_root = header["package"] == "_global_" or (header["package"] is None and "/" not in config_path)
@@ -63,14 +66,23 @@ class AlchemyConfigSource(ConfigSource):
         return self.is_group("")
 
     def is_group(self, config_path: str) -> bool:
+        from alchemy_resolvers.config_dir import tuned_caps_options
+
+        if tuned_caps_options(config_path) is not None:
+            return True
         return os.path.isdir(os.path.join(self.path, config_path))
 
     def is_config(self, config_path: str) -> bool:
-        from alchemy_resolvers.config_dir import find_config_file
+        from alchemy_resolvers.config_dir import find_config_file, tuned_caps_file
 
-        return find_config_file(self.path, config_path) is not None
+        return tuned_caps_file(config_path) is not None or find_config_file(self.path, config_path) is not None
 
     def list(self, config_path: str, results_filter: Optional[ObjectType]) -> List[str]:
+        from alchemy_resolvers.config_dir import tuned_caps_options
+
+        hidden = tuned_caps_options(config_path)
+        if hidden is not None:
+            return hidden if results_filter in (None, ObjectType.CONFIG) else []
         files: List[str] = []
         full_path = os.path.join(self.path, config_path)
         for file in os.listdir(full_path):

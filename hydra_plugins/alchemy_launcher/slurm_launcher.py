@@ -16,6 +16,7 @@ from typing import Any, List, Sequence, Tuple
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
+from omegaconf import open_dict
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,12 @@ class AlchemySlurmLauncher(BaseSubmititLauncher):
                  f"({len(jobs)} jobs); submitit logs in {jobs[0].paths.folder}")
         return collect_returns(jobs, job_overrides, initial_job_idx, self._compose)
 
-    def _compose(self, overrides: List[str]) -> Tuple[Any, Path]:
+    def _compose(self, overrides: List[str], idx: int, job_id: str) -> Tuple[Any, Path]:
         """The config and directory of a job that came back without a ``JobReturn``."""
         assert self.config is not None and self.hydra_context is not None
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(sweep_config.hydra.job) as job:
+            job.num = idx
+            job.id = job_id
         job_dir = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
         return sweep_config, job_dir

@@ -1,0 +1,1 @@
+model = dict(hidden=64)
