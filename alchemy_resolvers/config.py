@@ -52,6 +52,7 @@ from alchemy_resolvers.formats import (
     ConfigExecutionError,
     InheritanceCycleError,
     UnsupportedConfigError,
+    error_line,
 )
 
 __all__ = [
@@ -753,7 +754,7 @@ def _load_alchemy(path: str) -> Config:
     except (ConfigExecutionError, InheritanceCycleError, CapsNotFoundError):
         raise  # already names the file it is about (a composed/inherited one)
     except Exception as e:  # noqa: BLE001
-        line = _line_in(e, path)
+        line = error_line(e, path)
         where = f"{path}:{line}" if line else path
         raise ConfigExecutionError(
             f"{where}: error while running config file: {type(e).__name__}: {e}", path, line
@@ -761,17 +762,6 @@ def _load_alchemy(path: str) -> Config:
     tree = _config_of(namespace, path)
     _resolve_caps(tree, path)
     return tree
-
-
-def _line_in(exc: BaseException, path: str) -> Optional[int]:
-    """Line of the innermost frame of ``exc``'s traceback that runs ``path``."""
-    line = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == path:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
 
 
 def _config_of(namespace: Dict[str, Any], path: str) -> Config:

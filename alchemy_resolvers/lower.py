@@ -32,17 +32,9 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from omegaconf import DictConfig, ListConfig, Node, OmegaConf
-from omegaconf.errors import InterpolationResolutionError
 
 from alchemy_resolvers._compat import register_resolver
-from alchemy_resolvers.resolvers import (
-    ConfigView,
-    DepCycleError,
-    DepError,
-    evaluation_guard,
-    node_key,
-    relative_root,
-)
+from alchemy_resolvers.resolvers import ConfigView, DepError, compute_entry, node_key, relative_root
 
 __all__ = [
     "load_for_hydra",
@@ -161,36 +153,12 @@ def _dep_depth(dep: Any, keys: Tuple[Any, ...], path: str) -> int:
 # ----------------------------------------------------------------------- resolvers
 
 
-def _unwrap(err: BaseException) -> BaseException:
-    seen = err
-    while isinstance(seen, InterpolationResolutionError) and seen.__cause__ is not None:
-        seen = seen.__cause__
-    return seen
-
-
 def _compute(token: str, depth: Any, kind: str, _parent_: Node, _node_: Node, _root_: Node) -> Any:
     from alchemy_resolvers import registry
 
     dep = registry.lookup(token)
-    key = node_key(_node_)
-    where = f"in `{key}` ({kind} from {dep.file or registry.origin(token)[0]})"
-    with evaluation_guard(_node_):
-        try:
-            c = relative_root(_parent_, int(depth), _root_)
-            value = dep.fn(ConfigView(c))
-        except DepCycleError:
-            raise
-        except InterpolationResolutionError as e:
-            inner = _unwrap(e)
-            if isinstance(inner, DepCycleError):
-                raise inner from None
-            if isinstance(inner, DepError):
-                raise DepError(f"{where}: {inner}") from inner
-            raise DepError(f"{where}: {type(inner).__name__}: {inner}") from e
-        except DepError as e:
-            raise DepError(f"{where}: {e}") from e
-        except Exception as e:  # noqa: BLE001 - every failure must name the entry
-            raise DepError(f"{where}: {type(e).__name__}: {e}") from e
+    where = f"in `{node_key(_node_)}` ({kind} from {dep.file or registry.origin(token)[0]})"
+    value = compute_entry(_node_, where, lambda: dep.fn(ConfigView(relative_root(_parent_, int(depth), _root_))))
     return _as_node_value(value, _parent_)
 
 

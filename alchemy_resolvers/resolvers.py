@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 from omegaconf import DictConfig, ListConfig, Node, OmegaConf
 from omegaconf.errors import ConfigKeyError, InterpolationResolutionError
@@ -32,6 +32,7 @@ __all__ = [
     "relative_root",
     "view_of",
     "evaluation_guard",
+    "compute_entry",
     "register",
 ]
 
@@ -219,26 +220,37 @@ def _unwrap_error(err: BaseException) -> BaseException:
     return seen
 
 
-def _dep(expr: str, depth: Optional[int] = None, *, _parent_: Node, _node_: Node, _root_: Node) -> Any:
-    key = node_key(_node_)
-    with evaluation_guard(_node_):
+def compute_entry(node: Node, where: str, compute: Callable[[], Any]) -> Any:
+    """Run ``compute()`` as the value of ``node`` (a dep, or a Python DEP).
+
+    Cycles are reported by key; every other failure becomes a :class:`DepError` whose
+    message starts with ``where`` (the entry and what it holds), so a failure deep in a
+    chain of dependencies still names each entry on the way.
+    """
+    with evaluation_guard(node):
         try:
-            c = relative_root(_parent_, depth, _root_)
-            names = {"c": view_of(c, "c"), "root": view_of(_root_, "root")}
-            return safe_eval(str(expr), names)
+            return compute()
         except DepCycleError:
             raise
         except InterpolationResolutionError as e:
             inner = _unwrap_error(e)
             if isinstance(inner, DepCycleError):
                 raise inner from None
-            raise DepError(f"in `{key}` (${{dep:{expr}}}): {inner}") from e
+            if isinstance(inner, DepError):
+                raise DepError(f"{where}: {inner}") from inner
+            raise DepError(f"{where}: {type(inner).__name__}: {inner}") from e
         except DepError as e:
-            if str(e).startswith("in `"):
-                raise
-            raise DepError(f"in `{key}` (${{dep:{expr}}}): {e}") from None
+            raise DepError(f"{where}: {e}") from e
         except Exception as e:  # noqa: BLE001 - every failure must name the entry
-            raise DepError(f"in `{key}` (${{dep:{expr}}}): {type(e).__name__}: {e}") from e
+            raise DepError(f"{where}: {type(e).__name__}: {e}") from e
+
+
+def _dep(expr: str, depth: Optional[int] = None, *, _parent_: Node, _node_: Node, _root_: Node) -> Any:
+    def compute() -> Any:
+        c = relative_root(_parent_, depth, _root_)
+        return safe_eval(str(expr), {"c": view_of(c, "c"), "root": view_of(_root_, "root")})
+
+    return compute_entry(_node_, f"in `{node_key(_node_)}` (${{dep:{expr}}})", compute)
 
 
 def _rel(path: str, depth: Optional[int] = None, *, _parent_: Node, _node_: Node, _root_: Node) -> Any:

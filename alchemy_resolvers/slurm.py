@@ -17,7 +17,6 @@ inside ``launch``), never from a module Hydra imports at start-up.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import time
 from typing import Any, Dict, List, Optional, Sequence
@@ -256,17 +255,6 @@ def _fill_failed(ret: Any, compose_failed: Any, overrides: List[str], idx: int,
     except Exception as e:  # noqa: BLE001 - the failure itself is already recorded
         log.warning(f"could not compose the config of failed job ({' '.join(overrides)}): {e}")
         return
-    import copy
+    from alchemy_resolvers.launch.hydra_jobs import attach_job_config
 
-    from omegaconf import OmegaConf, open_dict, read_write
-
-    hydra_cfg = copy.deepcopy(sweep_config)
-    with read_write(hydra_cfg.hydra.runtime), open_dict(hydra_cfg.hydra.runtime):
-        hydra_cfg.hydra.runtime.output_dir = str(job_dir)
-    task_cfg = copy.deepcopy(sweep_config)
-    with read_write(task_cfg), open_dict(task_cfg):
-        del task_cfg["hydra"]
-    ret.cfg = task_cfg
-    ret.hydra_cfg = OmegaConf.create({"hydra": hydra_cfg.hydra})
-    ret.task_name = str(sweep_config.hydra.job.name)
-    ret.working_dir = str(job_dir) if sweep_config.hydra.job.chdir else os.getcwd()
+    attach_job_config(ret, sweep_config, job_dir)

@@ -134,3 +134,42 @@ def test_single_run_of_tunable_config_fails_at_start_even_if_unread(app: Path) -
     assert proc.returncode != 0
     assert "TASK RAN" not in proc.stdout
     assert "`loader.batch_size`" in proc.stderr and "-m hydra/sweeper=alchemy" in proc.stderr
+
+
+# AlchemyCat's documentation examples through Hydra: (config, {dotted key: documented value}).
+DOC_EXAMPLES = [
+    ("configs/mnist/plain_usage/cfg", {"loader.ini": {"batch_size": 128, "num_workers": 2}}),
+    ("configs/mnist/plain_usage,2xbs/cfg", {"loader.ini": {"batch_size": 256, "num_workers": 2}, "opt.ini.lr": 0.02}),
+    ("configs/mnist/plain_usage,override_loader/cfg",  # override(): the base's subtree is replaced
+     {"loader.ini": {"shuffle": False, "drop_last": False}, "rand_seed": 0, "sched.epochs": 30}),
+    ("configs/mnist/plain_usage,cifar10/cfg",  # multiple caps: base, then a patch
+     {"dt.cls": "<object CIFAR10>", "dt.ini.root": "/tmp/data", "loader.ini.batch_size": 128}),
+    ("configs/mnist/base/cfg",  # dependencies with priorities
+     {"sched.warm_epochs": 3, "sched.warm.ini.total_iters": 3, "sched.main.ini.T_max": 27,
+      "opt.ini.lr": 0.01, "model.ini.num_classes": 10, "log.save_interval": 6}),
+    ("configs/mnist/base,2xbs/cfg", {"loader.ini.batch_size": 256, "opt.ini.lr": 0.02}),
+    ("configs/mnist/base,sched_from_addon/cfg",  # composition of the scheduler addon
+     {"sched.epochs": 30, "sched.warm_epochs": 3, "sched.main.ini.T_max": 27, "log.save_interval": 6}),
+    ("configs/mnist/base,sched_from_addon,2xbs,2÷epo/cfg",
+     {"opt.ini.lr": 0.02, "sched.epochs": 15, "sched.warm.ini.total_iters": 2, "sched.main.ini.T_max": 13}),
+]
+
+
+def _select(tree: Dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+@pytest.mark.parametrize("name, expected", DOC_EXAMPLES, ids=[n.split("/")[2] for n, _ in DOC_EXAMPLES])
+def test_alchemycat_doc_examples_single_run(app: Path, name: str, expected: Dict[str, Any]) -> None:
+    (cfg,) = resolved(run(app, flags=docs(name)))
+    for key, value in expected.items():
+        assert _select(cfg, key) == (pytest.approx(value) if isinstance(value, float) else value), key
+
+
+def test_alchemycat_doc_examples_in_a_multirun(app: Path) -> None:
+    """The full example swept over the batch size: every job recomputes its DEPs."""
+    proc = run(app, "loader.ini.batch_size=128,256,512", flags=("-m",) + docs("configs/mnist/base,sched_from_addon,2xbs,2÷epo/cfg"))
+    got = sorted((c["loader"]["ini"]["batch_size"], c["opt"]["ini"]["lr"], c["sched"]["main"]["ini"]["T_max"]) for c in resolved(proc))
+    assert got == [(128, 0.01, 13), (256, 0.02, 13), (512, 0.04, 13)]

@@ -272,3 +272,32 @@ def test_job_at_its_time_limit_is_requeued_up_to_max_num_timeout(
     job_id = sweep.results[0]["hydra_job_id"]
     log = "".join(p.read_text() for p in (sweep.sweep_dir / ".submitit" / job_id).glob("*_log.*"))
     assert "this job is timed-out" in log and "(0 remaining timeouts)" in log
+
+
+@slow
+def test_alchemy_sweeper_writes_the_metric_frame_from_slurm_jobs(
+    slurm_cluster: SlurmCluster, tmp_path: Path  # noqa: F811
+) -> None:
+    """The same sweep as locally, moved to Slurm by one option: every job's return value
+    reaches the sweeper's metric frame, and a failed job is a FAILED row, not a lost sweep."""
+    import openpyxl
+    import pandas as pd
+
+    sweep = run_slurm_sweep(slurm_cluster, tmp_path, [
+        "hydra/sweeper=alchemy", "x=1,2,3", "fail_on=2", "sleep_s=0.2",
+        "hydra.launcher.array_parallelism=2", "hydra.launcher.timeout_min=5",
+    ], check=False)
+    assert sweep.proc.returncode != 0  # the sweep names its failed combination...
+    assert "x=2: RuntimeError: job asked to fail at x=2" in sweep.proc.stderr
+    # ...after every job ran and the summary was written.
+    frame = pd.read_csv(sweep.sweep_dir / "metric_frame.csv", index_col=0)
+    assert list(frame.index) == [1, 2, 3]
+    assert list(frame["status"]) == ["COMPLETED", "FAILED", "COMPLETED"]
+    assert frame.loc[1, "square"] == 1 and frame.loc[3, "square"] == 9
+    assert sorted(p.name for p in sweep.sweep_dir.iterdir() if p.is_dir() and p.name.startswith("x=")) == [
+        "x=1", "x=2", "x=3"
+    ]
+    sheet = openpyxl.load_workbook(sweep.sweep_dir / "metric_frame.xlsx").active
+    header = [c.value for c in sheet[1]]
+    assert header[0] == "x" and "square" in header and "status" in header
+    assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == [1, 2, 3]

@@ -72,6 +72,20 @@ class ConfigExecutionError(ForeignConfigError):
         return (type(self), (self.args[0] if self.args else "", self.filename, self.lineno))
 
 
+def error_line(exc: BaseException, filename: str) -> Optional[int]:
+    """Line of ``filename`` where ``exc`` arose: the innermost traceback frame running
+    that file, or a syntax error's own line."""
+    lineno = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    if lineno is None and isinstance(exc, SyntaxError) and exc.filename == filename:
+        lineno = exc.lineno
+    return lineno
+
+
 class BaseFileNotFoundError(ForeignConfigError, FileNotFoundError):
     """A ``_base_`` / ``_BASE_`` entry points at a file that does not exist."""
 

@@ -75,6 +75,7 @@ from alchemy_resolvers.formats import (
     InheritanceCycleError,
     UnsupportedConfigError,
     parse_data_text,
+    error_line,
 )
 
 __all__ = ["load_mmcv"]
@@ -535,23 +536,11 @@ def _run(tree: ast.Module, filename: str, namespace: Dict[str, Any]) -> None:
     except BaseReferenceError:
         raise  # already names file and line
     except Exception as e:
-        lineno = _error_line(e, filename)
+        lineno = error_line(e, filename)
         where = f"{filename}:{lineno}" if lineno is not None else filename
         raise ConfigExecutionError(
             f"{where}: {type(e).__name__} while running config: {e}", filename, lineno
         ) from e
-
-
-def _error_line(exc: BaseException, filename: str) -> Optional[int]:
-    lineno = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            lineno = tb.tb_lineno
-        tb = tb.tb_next
-    if lineno is None and isinstance(exc, SyntaxError) and exc.filename == filename:
-        lineno = exc.lineno
-    return lineno
 
 
 # ----------------------------------------------------- read_base() (lazy-import style)

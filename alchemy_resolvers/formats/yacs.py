@@ -30,6 +30,7 @@ from alchemy_resolvers.formats import (
     UnsupportedConfigError,
     YacsKeyError,
     YacsTypeError,
+    error_line,
 )
 
 __all__ = [
@@ -90,7 +91,7 @@ def load_yacs_node(path: "str | os.PathLike[str]") -> Any:
                 found = obj
                 break
     except Exception as e:
-        lineno = _error_line(e, filename)
+        lineno = error_line(e, filename)
         where = f"{filename}:{lineno}" if lineno is not None else filename
         raise ConfigExecutionError(
             f"{where}: {type(e).__name__} while running YACS config: {e}", filename, lineno
@@ -106,16 +107,6 @@ def load_yacs_node(path: "str | os.PathLike[str]") -> Any:
             "yacs CfgNode (or a dict)"
         )
     return found
-
-
-def _error_line(exc: BaseException, filename: str) -> Optional[int]:
-    lineno = None
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            lineno = tb.tb_lineno
-        tb = tb.tb_next
-    return lineno
 
 
 def yacs_to_dict(node: Any) -> Any:

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..gpu.allocator import LeaseDir, SlotAllocator, resolve_pool
 from .dispatch import Dispatcher, Outcome, Prepared, ProcessJob, Progress
@@ -76,7 +76,10 @@ def launch_jobs(
     task_function: Any,
     job_overrides: Sequence[Sequence[str]],
     initial_job_idx: int,
+    on_job_done: Optional[Callable[[int, Any], None]] = None,
 ) -> List[Any]:
+    """Run the jobs; ``on_job_done(job_idx, job_return)`` is called as each one ends,
+    so a sweeper can record results while the others still run."""
     import cloudpickle
     from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, filter_overrides, setup_globals
@@ -133,6 +136,11 @@ def launch_jobs(
             ret = _job_return(o, list(job_overrides[o.index]), initial_job_idx + o.index,
                               composed.get(o.index), tmp, timeout_s)
             returns[o.index] = ret
+            if on_job_done is not None:
+                try:
+                    on_job_done(initial_job_idx + o.index, ret)
+                except Exception as e:  # noqa: BLE001 - a recording failure must not stop the jobs
+                    log.error(f"Recording job #{initial_job_idx + o.index} failed: {type(e).__name__}: {e}")
             err = ret._return_value
             return err.reason if isinstance(err, JobFailedError) else ""
 
@@ -277,18 +285,25 @@ def _job_return(outcome: Outcome, overrides: List[str], idx: int, composed: Any,
 
     ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
     if composed is not None:
-        from omegaconf import OmegaConf, open_dict, read_write
-        import copy
-
-        sweep_config, job_dir = composed
-        hydra_cfg = copy.deepcopy(sweep_config)
-        with read_write(hydra_cfg.hydra.runtime), open_dict(hydra_cfg.hydra.runtime):
-            hydra_cfg.hydra.runtime.output_dir = str(job_dir)
-        task_cfg = copy.deepcopy(sweep_config)
-        with read_write(task_cfg), open_dict(task_cfg):
-            del task_cfg["hydra"]
-        ret.cfg = task_cfg
-        ret.hydra_cfg = OmegaConf.create({"hydra": hydra_cfg.hydra})
-        ret.task_name = str(sweep_config.hydra.job.name)
-        ret.working_dir = str(job_dir) if sweep_config.hydra.job.chdir else os.getcwd()
+        attach_job_config(ret, *composed)
     return ret
+
+
+def attach_job_config(ret: Any, sweep_config: Any, job_dir: Path) -> None:
+    """Give the JobReturn of a job that died before Hydra's ``run_job`` returned the
+    config and directory ``run_job`` would have set, so a sweeper can still report
+    which job it was and where its log is."""
+    import copy
+
+    from omegaconf import OmegaConf, open_dict, read_write
+
+    hydra_cfg = copy.deepcopy(sweep_config)
+    with read_write(hydra_cfg.hydra.runtime), open_dict(hydra_cfg.hydra.runtime):
+        hydra_cfg.hydra.runtime.output_dir = str(job_dir)
+    task_cfg = copy.deepcopy(sweep_config)
+    with read_write(task_cfg), open_dict(task_cfg):
+        del task_cfg["hydra"]
+    ret.cfg = task_cfg
+    ret.hydra_cfg = OmegaConf.create({"hydra": hydra_cfg.hydra})
+    ret.task_name = str(sweep_config.hydra.job.name)
+    ret.working_dir = str(job_dir) if sweep_config.hydra.job.chdir else os.getcwd()

@@ -4,7 +4,7 @@ Thin glue: the logic lives in :mod:`alchemy_resolvers.launch` and
 :mod:`alchemy_resolvers.gpu`, imported when a sweep launches, not at Hydra start-up.
 """
 import logging
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
@@ -23,6 +23,12 @@ class AlchemyLauncher(Launcher):
         self.config: Optional[DictConfig] = None
         self.task_function: Optional[TaskFunction] = None
         self.hydra_context: Optional[HydraContext] = None
+        self.on_job_done: Optional[Callable[[int, JobReturn], None]] = None
+
+    def set_job_done_callback(self, fn: Optional[Callable[[int, JobReturn], None]]) -> None:
+        """Have ``fn(job_idx, job_return)`` called as each job ends (the alchemy
+        sweeper updates its metric frame with it while other jobs still run)."""
+        self.on_job_done = fn
 
     def setup(
         self,
@@ -50,5 +56,6 @@ class AlchemyLauncher(Launcher):
             task_function=self.task_function,
             job_overrides=job_overrides,
             initial_job_idx=initial_job_idx,
+            on_job_done=self.on_job_done,
         )
         return results

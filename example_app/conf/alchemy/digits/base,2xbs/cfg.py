@@ -1,4 +1,3 @@
-# @package _global_
 # Inheritance: everything from the base, batch size doubled. The learning rate is a
 # DEP in the base, so it doubles too.
 from alchemy_resolvers import Config

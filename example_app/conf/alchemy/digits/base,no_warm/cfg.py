@@ -1,4 +1,3 @@
-# @package _global_
 # Deleting during inheritance: `empty_leaf()` replaces the base's `sched.warm` with an
 # empty subtree, which the task reads as "no warm-up".
 from alchemy_resolvers import DEP, Config

@@ -1,4 +1,3 @@
-# @package _global_
 # Multiple inheritance: base -> patch -> this file, later ones win.
 from alchemy_resolvers import Config
 

@@ -1,4 +1,3 @@
-# @package _global_
 # The AlchemyCat style: a Python config building the same tree as conf/config.yaml.
 #   python3 example_app/train.py --config-name alchemy/digits/base/cfg
 from alchemy_resolvers import DEP, Config

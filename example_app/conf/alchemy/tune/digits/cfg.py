@@ -1,4 +1,3 @@
-# @package _global_
 # A tunable config: the grid the alchemy sweeper runs, one job per combination.
 #   python3 example_app/train.py -m --config-name alchemy/tune/digits/cfg \
 #       hydra/sweeper=alchemy hydra/launcher=alchemy hydra.launcher.gpus_per_job=0
