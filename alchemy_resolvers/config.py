@@ -53,6 +53,8 @@ from alchemy_resolvers.formats import (
     InheritanceCycleError,
     UnsupportedConfigError,
     error_line,
+    compile_config,
+    run_config,
 )
 
 __all__ = [
@@ -731,13 +733,7 @@ def _compile(path: str) -> Any:
     if cached is not None and cached[0] == stamp:
         return cached[1]
     with open(path, "rb") as f:
-        source = f.read()
-    try:
-        code = compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as e:
-        raise ConfigExecutionError(
-            f"{e.filename or path}:{e.lineno}: syntax error in config file: {e.msg}", path, e.lineno
-        ) from e
+        code = compile_config(f.read(), path)
     _code_cache[path] = (stamp, code)
     return code
 
@@ -749,16 +745,8 @@ def _load_alchemy(path: str) -> Config:
         "__file__": path,
         "__builtins__": builtins,
     }
-    try:
-        exec(code, namespace)  # noqa: S102 - a .py config is code, run as its author wrote it
-    except (ConfigExecutionError, InheritanceCycleError, CapsNotFoundError):
-        raise  # already names the file it is about (a composed/inherited one)
-    except Exception as e:  # noqa: BLE001
-        line = error_line(e, path)
-        where = f"{path}:{line}" if line else path
-        raise ConfigExecutionError(
-            f"{where}: error while running config file: {type(e).__name__}: {e}", path, line
-        ) from e
+    # Errors of inherited/composed files already name the file they are about.
+    run_config(code, path, namespace, passthrough=(ConfigExecutionError, InheritanceCycleError, CapsNotFoundError))
     tree = _config_of(namespace, path)
     _resolve_caps(tree, path)
     return tree

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from submitit.slurm.slurm import SlurmInfoWatcher
 
@@ -189,53 +189,72 @@ def collect_returns(
     job_overrides: Sequence[Sequence[str]],
     initial_job_idx: int,
     compose_failed: Any = None,
+    on_job_done: Optional[Callable[[int, Any], None]] = None,
+    poll_s: float = 1.0,
 ) -> List[Any]:
-    """Wait for every job, in order, and return one ``JobReturn`` per job.
+    """Wait for every job and return one ``JobReturn`` per job, in job order.
 
     A job that failed (the task raised, or Slurm ended it before it wrote a result) gives
     a FAILED ``JobReturn`` whose ``_return_value`` is a ``JobFailedError`` naming the job,
     its Slurm id and its log, with the task's own exception as ``__cause__``; one failure
     never hides the results of the other jobs. ``compose_failed(overrides, idx, job_id)``
     (optional) returns ``(sweep_config, job_dir)`` for a job that came back with nothing.
+    ``on_job_done(job_idx, job_return)`` is called as each job ends, in the order they
+    end, so a sweeper records results while the array still runs.
     """
+    returns: Dict[int, Any] = {}
+    pending = list(range(len(jobs)))
+    while pending:
+        ended = [offset for offset in pending if jobs[offset].done()]
+        if not ended:
+            time.sleep(poll_s)
+            continue
+        for offset in ended:
+            idx = initial_job_idx + offset
+            ret = _job_return(jobs[offset], list(job_overrides[offset]), idx, compose_failed)
+            returns[offset] = ret
+            if on_job_done is not None:
+                try:
+                    on_job_done(idx, ret)
+                except Exception as e:  # noqa: BLE001 - a recording failure must not lose the sweep
+                    log.error(f"Recording job #{idx} failed: {type(e).__name__}: {e}")
+        pending = [offset for offset in pending if offset not in returns]
+    return [returns[offset] for offset in range(len(jobs))]
+
+
+def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -> Any:
+    """The ``JobReturn`` of one ended job (see :func:`collect_returns`)."""
     from hydra.core.utils import JobReturn, JobStatus
 
     from alchemy_resolvers.launch.hydra_jobs import JobFailedError
 
-    returns: List[Any] = []
-    for offset, (job, overrides) in enumerate(zip(jobs, job_overrides)):
-        idx = initial_job_idx + offset
-        overrides = list(overrides)
-        where = f"job #{idx} (Slurm job {job.job_id}; {' '.join(overrides) or 'no overrides'})"
-        log_path = job_log_path(job)
+    where = f"job #{idx} (Slurm job {job.job_id}; {' '.join(overrides) or 'no overrides'})"
+    log_path = job_log_path(job)
 
-        def failed(reason: str, cause: Optional[BaseException]) -> Any:
-            err = JobFailedError(f"{where} {reason}; log: {log_path}", job_idx=idx,
-                                 reason=reason, log_path=log_path)
-            err.__cause__ = cause
-            return err
+    def failed(reason: str, cause: Optional[BaseException]) -> Any:
+        err = JobFailedError(f"{where} {reason}; log: {log_path}", job_idx=idx,
+                             reason=reason, log_path=log_path)
+        err.__cause__ = cause
+        return err
 
-        try:
-            job.wait()
-            if not job.paths.result_pickle.exists() and _state(job) != "COMPLETED":
-                # Slurm ended it: no result is coming. submitit's 15 s wait for a slow
-                # file system would add up over many killed jobs, waited one by one.
-                job._results_timeout_s = KILLED_RESULT_GRACE_S
-            ret = job.result()
-        except Exception as e:  # noqa: BLE001 - any failure of one job stays that job's
-            state = _state(job)
-            reason = f"ended without a result (Slurm state {state}): {type(e).__name__}: {e}"
-            ret = JobReturn(overrides=overrides, status=JobStatus.FAILED,
-                            _return_value=failed(reason, e))
-            _fill_failed(ret, compose_failed, overrides, idx, job.job_id)
-            log.error(f"{where} failed: {reason.splitlines()[0]}")
-            returns.append(ret)
-            continue
-        if ret.status == JobStatus.FAILED:
-            cause = ret._return_value
-            ret._return_value = failed(f"raised {type(cause).__name__}: {cause}", cause)
-        returns.append(ret)
-    return returns
+    try:
+        job.wait()
+        if not job.paths.result_pickle.exists() and _state(job) != "COMPLETED":
+            # Slurm ended it: no result is coming. submitit's 15 s wait for a slow
+            # file system would add up over many killed jobs.
+            job._results_timeout_s = KILLED_RESULT_GRACE_S
+        ret = job.result()
+    except Exception as e:  # noqa: BLE001 - any failure of one job stays that job's
+        state = _state(job)
+        reason = f"ended without a result (Slurm state {state}): {type(e).__name__}: {e}"
+        ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
+        _fill_failed(ret, compose_failed, overrides, idx, job.job_id)
+        log.error(f"{where} failed: {reason.splitlines()[0]}")
+        return ret
+    if ret.status == JobStatus.FAILED:
+        cause = ret._return_value
+        ret._return_value = failed(f"raised {type(cause).__name__}: {cause}", cause)
+    return ret
 
 
 def _state(job: Any) -> str:

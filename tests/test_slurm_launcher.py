@@ -285,7 +285,7 @@ def test_alchemy_sweeper_writes_the_metric_frame_from_slurm_jobs(
     import pandas as pd
 
     sweep = run_slurm_sweep(slurm_cluster, tmp_path, [
-        "hydra/sweeper=alchemy", "x=1,2,3", "fail_on=2", "sleep_s=0.2",
+        "hydra/sweeper=alchemy", "x=1,2,3", "fail_on=2", "sleep_s=0.2", "wait_for_frame_on=3",
         "hydra.launcher.array_parallelism=2", "hydra.launcher.timeout_min=5",
     ], check=False)
     assert sweep.proc.returncode != 0  # the sweep names its failed combination...
@@ -295,6 +295,7 @@ def test_alchemy_sweeper_writes_the_metric_frame_from_slurm_jobs(
     assert list(frame.index) == [1, 2, 3]
     assert list(frame["status"]) == ["COMPLETED", "FAILED", "COMPLETED"]
     assert frame.loc[1, "square"] == 1 and frame.loc[3, "square"] == 9
+    assert frame.loc[3, "saw_frame"] == 1  # rows are written as jobs end, not per array
     assert sorted(p.name for p in sweep.sweep_dir.iterdir() if p.is_dir() and p.name.startswith("x=")) == [
         "x=1", "x=2", "x=3"
     ]

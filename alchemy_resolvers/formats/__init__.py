@@ -22,9 +22,10 @@ type mismatch, ...), so code written against mmengine/yacs keeps catching them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple, Type
 
 __all__ = [
     "load_foreign",
@@ -84,6 +85,45 @@ def error_line(exc: BaseException, filename: str) -> Optional[int]:
     if lineno is None and isinstance(exc, SyntaxError) and exc.filename == filename:
         lineno = exc.lineno
     return lineno
+
+
+def compile_config(source: Any, filename: str) -> Any:
+    """Compile a Python config file (its text or parsed module); a syntax error names
+    ``file:line``."""
+    try:
+        return compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise ConfigExecutionError(
+            f"{e.filename or filename}:{e.lineno}: syntax error in config file: {e.msg}", filename, e.lineno
+        ) from e
+
+
+@contextlib.contextmanager
+def config_errors(filename: str, passthrough: Tuple[Type[BaseException], ...] = ()) -> Iterator[None]:
+    """Turn an exception raised by a config file's code into a ConfigExecutionError
+    that names ``file:line`` (chained); errors in ``passthrough`` already name the
+    file they are about and pass unchanged."""
+    try:
+        yield
+    except passthrough:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure must name the file
+        line = error_line(e, filename)
+        where = f"{filename}:{line}" if line is not None else filename
+        raise ConfigExecutionError(
+            f"{where}: error while running config file: {type(e).__name__}: {e}", filename, line
+        ) from e
+
+
+def run_config(code: Any, filename: str, namespace: Dict[str, Any],
+               passthrough: Tuple[Type[BaseException], ...] = ()) -> None:
+    """Run a compiled Python config file in ``namespace`` (a fresh dict per load, so no
+    load sees another's objects).
+
+    Python config files are code by nature: this is the one place where they run.
+    """
+    with config_errors(filename, passthrough):
+        exec(code, namespace)  # noqa: S102 - a .py config is code, run as its author wrote it
 
 
 class BaseFileNotFoundError(ForeignConfigError, FileNotFoundError):

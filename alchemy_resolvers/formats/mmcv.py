@@ -76,6 +76,8 @@ from alchemy_resolvers.formats import (
     UnsupportedConfigError,
     parse_data_text,
     error_line,
+    compile_config,
+    run_config,
 )
 
 __all__ = ["load_mmcv"]
@@ -530,17 +532,7 @@ def _exec_python(tree: ast.Module, filename: str, base_cfg: dict) -> dict:
 
 
 def _run(tree: ast.Module, filename: str, namespace: Dict[str, Any]) -> None:
-    code = compile(tree, filename, "exec")
-    try:
-        exec(code, namespace)  # noqa: S102 - python configs are code by nature
-    except BaseReferenceError:
-        raise  # already names file and line
-    except Exception as e:
-        lineno = error_line(e, filename)
-        where = f"{filename}:{lineno}" if lineno is not None else filename
-        raise ConfigExecutionError(
-            f"{where}: {type(e).__name__} while running config: {e}", filename, lineno
-        ) from e
+    run_config(compile_config(tree, filename), filename, namespace, passthrough=(BaseReferenceError,))
 
 
 # ----------------------------------------------------- read_base() (lazy-import style)

@@ -31,6 +31,9 @@ from alchemy_resolvers.formats import (
     YacsKeyError,
     YacsTypeError,
     error_line,
+    compile_config,
+    run_config,
+    config_errors,
 )
 
 __all__ = [
@@ -71,31 +74,19 @@ def load_yacs_node(path: "str | os.PathLike[str]") -> Any:
     """
     filename = os.path.abspath(os.path.expanduser(os.fspath(path)))
     with open(filename, encoding="utf-8") as f:
-        source = f.read()
-    try:
-        code = compile(source, filename, "exec")
-    except SyntaxError as e:
-        raise ConfigExecutionError(
-            f"{filename}:{e.lineno}: syntax error in config: {e.msg}", filename, e.lineno
-        ) from e
+        code = compile_config(f.read(), filename)
     namespace: Dict[str, Any] = {"__file__": filename, "__name__": "__config__"}
+    run_config(code, filename, namespace)
     found = None
-    try:
-        exec(code, namespace)  # noqa: S102 - python configs are code by nature
-        for name in _DEFAULT_NAMES:
-            obj = namespace.get(name)
-            if name == "get_cfg_defaults" and callable(obj):
+    for name in _DEFAULT_NAMES:
+        obj = namespace.get(name)
+        if name == "get_cfg_defaults" and callable(obj):
+            with config_errors(filename):
                 found = obj()
-                break
-            if obj is not None and name != "get_cfg_defaults":
-                found = obj
-                break
-    except Exception as e:
-        lineno = error_line(e, filename)
-        where = f"{filename}:{lineno}" if lineno is not None else filename
-        raise ConfigExecutionError(
-            f"{where}: {type(e).__name__} while running YACS config: {e}", filename, lineno
-        ) from e
+            break
+        if obj is not None and name != "get_cfg_defaults":
+            found = obj
+            break
     if found is None:
         raise UnsupportedConfigError(
             f"{filename}: a YACS config must define get_cfg_defaults(), _C or cfg; "

@@ -11,7 +11,7 @@ squeue where sacct has no accounting database behind it
 import logging
 import os
 from pathlib import Path
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides
@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 
 class AlchemySlurmLauncher(BaseSubmititLauncher):
     _EXECUTOR = "slurm"
+
+    on_job_done: Optional[Callable[[int, JobReturn], None]] = None
+
+    def set_job_done_callback(self, fn: Optional[Callable[[int, JobReturn], None]]) -> None:
+        """Have ``fn(job_idx, job_return)`` called as each job ends (the alchemy sweeper
+        updates its metric frame with it while the rest of the array runs)."""
+        self.on_job_done = fn
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -64,7 +71,7 @@ class AlchemySlurmLauncher(BaseSubmititLauncher):
             job.watcher = watcher
         log.info(f"Submitted Slurm job array {jobs[0].job_id.split('_')[0]} "
                  f"({len(jobs)} jobs); submitit logs in {jobs[0].paths.folder}")
-        return collect_returns(jobs, job_overrides, initial_job_idx, self._compose)
+        return collect_returns(jobs, job_overrides, initial_job_idx, self._compose, self.on_job_done)
 
     def _compose(self, overrides: List[str], idx: int, job_id: str) -> Tuple[Any, Path]:
         """The config and directory of a job that came back without a ``JobReturn``."""

@@ -34,6 +34,14 @@ def record(cfg: DictConfig) -> dict:
         subprocess.run(["scancel", job], check=True)
         time.sleep(120)
     time.sleep(cfg.sleep_s)  # long enough that jobs running at once would overlap
+    saw_frame = 0
+    if cfg.wait_for_frame_on is not None and cfg.x == cfg.wait_for_frame_on:
+        # Did the sweeper record a job that ended while this one still runs?
+        frame = Path(hydra_cfg.sweep.dir) / "metric_frame.csv"
+        deadline = time.time() + 60
+        while time.time() < deadline and not saw_frame:
+            saw_frame = int(frame.exists() and "COMPLETED" in frame.read_text())
+            time.sleep(0.2)
     result = {
         "x": cfg.x,
         "square": cfg.x * cfg.x,
@@ -44,6 +52,7 @@ def record(cfg: DictConfig) -> dict:
         "slurm_array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "restart_count": restarts,
+        "saw_frame": saw_frame,
         "started": started,
         "ended": time.time(),
     }
