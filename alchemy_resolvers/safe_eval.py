@@ -580,7 +580,7 @@ class _Evaluator:
         return v
 
     # ---- dispatch
-    def eval(self, node: ast.expr, env: _Env) -> Any:
+    def evaluate_node(self, node: ast.expr, env: _Env) -> Any:
         self.step()
         return _DISPATCH[type(node)](self, node, env)
 
@@ -604,7 +604,7 @@ class _Evaluator:
     def e_Attribute(self, node: ast.Attribute, env: _Env) -> Any:
         if isinstance(node.value, ast.Name) and node.value.id == "math":
             return getattr(math, node.attr)  # validated: a constant
-        obj = self.eval(node.value, env)
+        obj = self.evaluate_node(node.value, env)
         if isinstance(obj, Lookup):
             self.steps += LOOKUP_STEPS
             return obj.lookup_attr(node.attr)
@@ -614,8 +614,8 @@ class _Evaluator:
             f"`.{node.attr}` of a {type(obj).__name__}")
 
     def e_Subscript(self, node: ast.Subscript, env: _Env) -> Any:
-        obj = self.eval(node.value, env)
-        key = self.eval(node.slice, env)
+        obj = self.evaluate_node(node.value, env)
+        key = self.evaluate_node(node.slice, env)
         if isinstance(obj, Lookup):
             self.steps += LOOKUP_STEPS
             return obj.lookup_item(key)
@@ -630,12 +630,12 @@ class _Evaluator:
             f"nodes: `{self.src(node)}` indexes a {type(obj).__name__}")
 
     def e_Slice(self, node: ast.Slice, env: _Env) -> slice:
-        parts = [None if p is None else self.eval(p, env)
+        parts = [None if p is None else self.evaluate_node(p, env)
                  for p in (node.lower, node.upper, node.step)]
         return slice(*parts)
 
     def e_UnaryOp(self, node: ast.UnaryOp, env: _Env) -> Any:
-        v = self.eval(node.operand, env)
+        v = self.evaluate_node(node.operand, env)
         op = type(node.op)
         if op is ast.Not:
             return not v
@@ -646,8 +646,8 @@ class _Evaluator:
         return ~v
 
     def e_BinOp(self, node: ast.BinOp, env: _Env) -> Any:
-        a = self.eval(node.left, env)
-        b = self.eval(node.right, env)
+        a = self.evaluate_node(node.left, env)
+        b = self.evaluate_node(node.right, env)
         return self.binop(type(node.op), a, b, node)
 
     def binop(self, op: type, a: Any, b: Any, node: ast.AST) -> Any:
@@ -713,16 +713,16 @@ class _Evaluator:
         is_and = isinstance(node.op, ast.And)
         v: Any = None
         for value in node.values:
-            v = self.eval(value, env)
+            v = self.evaluate_node(value, env)
             if bool(v) != is_and:
                 return v
         return v
 
     def e_Compare(self, node: ast.Compare, env: _Env) -> Any:
-        left = self.eval(node.left, env)
+        left = self.evaluate_node(node.left, env)
         result: Any = True
         for op, comp in zip(node.ops, node.comparators):
-            right = self.eval(comp, env)
+            right = self.evaluate_node(comp, env)
             if type(op) in (ast.In, ast.NotIn):
                 self.cost(left, right)
             elif type(op) not in (ast.Is, ast.IsNot):
@@ -734,18 +734,18 @@ class _Evaluator:
         return result
 
     def e_IfExp(self, node: ast.IfExp, env: _Env) -> Any:
-        if self.eval(node.test, env):
-            return self.eval(node.body, env)
-        return self.eval(node.orelse, env)
+        if self.evaluate_node(node.test, env):
+            return self.evaluate_node(node.body, env)
+        return self.evaluate_node(node.orelse, env)
 
     # ---- displays
     def elements(self, elts: Iterable[ast.expr], env: _Env) -> List[Any]:
         out: List[Any] = []
         for elt in elts:
             if isinstance(elt, ast.Starred):
-                out.extend(self.materialize(self.eval(elt.value, env), elt))
+                out.extend(self.materialize(self.evaluate_node(elt.value, env), elt))
             else:
-                out.append(self.eval(elt, env))
+                out.append(self.evaluate_node(elt, env))
         return out
 
     def e_List(self, node: ast.List, env: _Env) -> Any:
@@ -763,16 +763,16 @@ class _Evaluator:
         out: Dict[Any, Any] = {}
         for k, v in zip(node.keys, node.values):
             if k is None:
-                m = self.eval(v, env)
+                m = self.evaluate_node(v, env)
                 if type(m) is not dict:
                     raise UnsafeExpressionError(
                         f"`**` unpacking needs a dict, got a {type(m).__name__}: `{self.src(v)}`")
                 self.cost(m)
                 out.update(m)
             else:
-                key = self.eval(k, env)
+                key = self.evaluate_node(k, env)
                 self.cost(key)
-                out[key] = self.eval(v, env)
+                out[key] = self.evaluate_node(v, env)
         return self.check_size(out, "the dict")
 
     # ---- f-strings
@@ -783,7 +783,7 @@ class _Evaluator:
             if isinstance(value, ast.Constant):
                 s = value.value
             else:
-                s = self.eval(value, env)
+                s = self.evaluate_node(value, env)
             total += len(s)
             if total > MAX_ITEMS:
                 raise _limit(f"the f-string would be longer than {MAX_ITEMS} characters")
@@ -791,13 +791,13 @@ class _Evaluator:
         return "".join(parts)
 
     def e_FormattedValue(self, node: ast.FormattedValue, env: _Env) -> str:
-        v = self.eval(node.value, env)
+        v = self.evaluate_node(node.value, env)
         conv = node.conversion
         if conv != -1:
             v = self.to_text(v, {115: str, 114: repr, 97: ascii}[conv], node)
         spec = ""
         if node.format_spec is not None:
-            spec = self.eval(node.format_spec, env)
+            spec = self.evaluate_node(node.format_spec, env)
             _check_format_spec(spec)
         self.charge_text(v, node)
         s = format(v, spec)
@@ -859,10 +859,10 @@ class _Evaluator:
     def loops(self, gens: List[ast.comprehension], idx: int, env: _Env,
               scope: Dict[str, Any], first_iter: Any = None) -> Iterator[None]:
         gen = gens[idx]
-        iterable = first_iter if idx == 0 else self.eval(gen.iter, env)
+        iterable = first_iter if idx == 0 else self.evaluate_node(gen.iter, env)
         for item in self.iterate(iterable):
             self.bind(gen.target, item, scope)
-            if all(self.eval(cond, env) for cond in gen.ifs):
+            if all(self.evaluate_node(cond, env) for cond in gen.ifs):
                 if idx + 1 == len(gens):
                     yield None
                 else:
@@ -870,7 +870,7 @@ class _Evaluator:
 
     def comp(self, node: Any, env: _Env) -> Tuple[Iterator[None], _Env, Dict[str, Any]]:
         # The first iterable is evaluated in the enclosing scope, as in Python.
-        first = self.eval(node.generators[0].iter, env)
+        first = self.evaluate_node(node.generators[0].iter, env)
         scope: Dict[str, Any] = {}
         inner = env + (scope,)
         return self.loops(node.generators, 0, inner, scope, first), inner, scope
@@ -880,7 +880,7 @@ class _Evaluator:
         out: List[Any] = []
         total = 0
         for _ in it:
-            v = self.eval(node.elt, inner)
+            v = self.evaluate_node(node.elt, inner)
             total += 1 + self.size(v)
             if total > MAX_ITEMS:
                 raise _limit(f"{what} `{self.src(node)}` would hold more than {MAX_ITEMS} items "
@@ -901,8 +901,8 @@ class _Evaluator:
         out: Dict[Any, Any] = {}
         total = 0
         for _ in it:
-            k = self.eval(node.key, inner)
-            v = self.eval(node.value, inner)
+            k = self.evaluate_node(node.key, inner)
+            v = self.evaluate_node(node.value, inner)
             total += 2 + self.size(k) + self.size(v)
             self.cost(k)  # hashing
             if total > MAX_ITEMS:
@@ -917,14 +917,14 @@ class _Evaluator:
 
     def _genexp(self, node: ast.GeneratorExp, it: Iterator[None], inner: _Env) -> Iterator[Any]:
         for _ in it:
-            yield self.eval(node.elt, inner)
+            yield self.evaluate_node(node.elt, inner)
 
     # ---- calls
     def e_Call(self, node: ast.Call, env: _Env) -> Any:
         func = node.func
         if isinstance(func, ast.Attribute) and not (
                 isinstance(func.value, ast.Name) and func.value.id == "math"):
-            obj = self.eval(func.value, env)
+            obj = self.evaluate_node(func.value, env)
             if isinstance(obj, Lookup):
                 raise UnsafeExpressionError(
                     f"calling values from the config is not allowed: `{self.src(func)}` is "
@@ -939,7 +939,7 @@ class _Evaluator:
             return self.check_size(_STR_METHOD_IMPLS[func.attr](self, obj, *args),
                                    node)
         args = self.elements(node.args, env)
-        kwargs = {kw.arg: self.eval(kw.value, env) for kw in node.keywords}
+        kwargs = {kw.arg: self.evaluate_node(kw.value, env) for kw in node.keywords}
         if isinstance(func, ast.Name):
             impl = _FUNCTION_IMPLS[func.id]
         else:
@@ -1330,7 +1330,7 @@ def safe_eval(expr: str, names: Mapping[str, Any]) -> Any:
     body = _compile(expr)
     ev = _Evaluator(expr.strip(), names)
     try:
-        result = ev.eval(body, ())
+        result = ev.evaluate_node(body, ())
         if isinstance(result, _Generator):
             result = ev.materialize(result, "the generator expression")
         elif type(result) is range:

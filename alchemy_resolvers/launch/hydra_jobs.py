@@ -53,19 +53,20 @@ def _rebuild_job_failed(message: str, state: Dict[str, Any]) -> JobFailedError:
 
 @dataclass
 class LocalLaunchOptions:
-    """The launcher's options; see hydra_plugins/alchemy_launcher/config.py for the docs."""
+    """The launcher's options, as its config gives them (defaults and docs:
+    ``hydra_plugins/alchemy_launcher/config.py``, the one place they are set)."""
 
-    gpus_per_job: int = 1
-    gpus: Any = None
-    block: bool = True
-    memory_need: float = -1
-    max_process: int = -1
-    jobs_per_gpu: int = 1
-    poll_interval: float = 1.0
-    n_jobs: Optional[int] = None
-    timeout_min: Optional[float] = None
-    log_name: str = "job.log"
-    progress: Optional[bool] = None  # None: a bar when stderr is a terminal
+    gpus_per_job: int
+    gpus: Any
+    block: bool
+    memory_need: float
+    max_process: int
+    jobs_per_gpu: int
+    poll_interval: float
+    n_jobs: Optional[int]
+    timeout_min: Optional[float]
+    log_name: str
+    progress: Optional[bool]  # None: a bar when stderr is a terminal
 
 
 def launch_jobs(
