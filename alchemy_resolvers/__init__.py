@@ -1,31 +1,44 @@
 """hydra-alchemy's library: AlchemyCat-style configs, dependencies and sweeps for Hydra.
 
 Importing this package registers the ``dep`` and ``rel`` OmegaConf resolvers (and the
-internal ``alchemy_*`` ones that Python config entries lower to).
+internal ``alchemy_*`` ones that Python config entries lower to); :func:`register`
+does it again where something has reset OmegaConf's registry.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from alchemy_resolvers import lower as _lower
-from alchemy_resolvers import resolvers as _resolvers
-from alchemy_resolvers import tune as _tune
 
-_resolvers.register()
-_tune.register()  # ``alchemy_value``: tuned Python values in a job's overrides
-# Resolvers for entries of Python config files: registered here too, so a saved
-# ``config.yaml`` read in another process reports the missing object clearly instead
-# of "unsupported interpolation type".
-_lower.register()
+def register() -> None:
+    """Register every OmegaConf resolver hydra-alchemy provides; call it any number of
+    times, from any process.
 
-__all__ = ["Config", "DEP", "P_DEP", "Param2Tune", "Cfg2Tune"]
+    ``dep`` and ``rel`` for YAML; ``alchemy_pydep``, ``alchemy_pdep``, ``alchemy_obj``,
+    ``alchemy_param`` and ``alchemy_value`` for entries of Python config files (also
+    needed to read a saved ``config.yaml`` back, so a missing object is reported
+    clearly instead of "unsupported interpolation type"). Importing this package calls
+    it once; call it again after anything that resets OmegaConf's resolver registry,
+    such as restoring Hydra's singleton state in a worker process or a test.
+    """
+    from alchemy_resolvers.authoring import tune
+    from alchemy_resolvers.deps import resolvers
+    from alchemy_resolvers.lowering import lower
+
+    resolvers.register()
+    lower.register()
+    tune.register()
+
+
+register()
+
+__all__ = ["Config", "DEP", "P_DEP", "Param2Tune", "Cfg2Tune", "register"]
 
 _LAZY = {
-    "Config": "alchemy_resolvers.config",
-    "DEP": "alchemy_resolvers.config",
-    "P_DEP": "alchemy_resolvers.config",
-    "Cfg2Tune": "alchemy_resolvers.config",
-    "Param2Tune": "alchemy_resolvers.tune",
+    "Config": "alchemy_resolvers.authoring.config",
+    "DEP": "alchemy_resolvers.authoring.config",
+    "P_DEP": "alchemy_resolvers.authoring.config",
+    "Cfg2Tune": "alchemy_resolvers.authoring.config",
+    "Param2Tune": "alchemy_resolvers.authoring.tune",
 }
 
 

@@ -46,9 +46,9 @@ def to_plain(src: str) -> Tuple[Any, List[str]]:
     equals their position (the loader adds it back on load)."""
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
-    from alchemy_resolvers.config import DEP, Config, find_config_path, load_tree
-    from alchemy_resolvers.lower import lower
-    from alchemy_resolvers.tune import Param2Tune
+    from alchemy_resolvers.authoring.config import DEP, Config, find_config_path, load_tree
+    from alchemy_resolvers.lowering.lower import lower
+    from alchemy_resolvers.authoring.tune import Param2Tune
 
     real = find_config_path(src)
     tree = load_tree(real)
@@ -149,7 +149,7 @@ def _write_yaml(tree: Any, notes: List[str], src: str) -> str:
 
 
 def _attr_ok(key: Any) -> bool:
-    from alchemy_resolvers.config import Config
+    from alchemy_resolvers.authoring.config import Config
 
     return (
         isinstance(key, str)
@@ -207,7 +207,7 @@ def config_to_py_lines(cfg: Any, root: str = "cfg", source: Optional[_Source] = 
     tree order so that running the lines rebuilds the same key order. With ``source``,
     leaves are written as Python source (a comment line when impossible); without, as
     ``repr`` (``print(cfg)``)."""
-    from alchemy_resolvers.config import Config
+    from alchemy_resolvers.authoring.config import Config
 
     lines = [f"{root} = {type(cfg).__name__}()"]
 

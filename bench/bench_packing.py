@@ -4,7 +4,7 @@
 real `sleep` processes and its makespan is divided by the lower bound
 max(total work / 4, longest job):
 
-- ours: the dispatcher of hydra/launcher=alchemy (alchemy_resolvers.launch.Dispatcher
+- ours: the dispatcher of hydra/launcher=alchemy (alchemy_resolvers.dispatch.Dispatcher
   with a SlotAllocator over a fake probe and a private lease dir), the exact loop the
   launcher runs; a job starts the moment a GPU frees up;
 - static slices (AlchemyCat-style): the jobs split into 4 fixed contiguous slices, each
@@ -39,7 +39,7 @@ from typing import List
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alchemy_resolvers.gpu import FakeProbe, LeaseDir, SlotAllocator  # noqa: E402
-from alchemy_resolvers.launch import Dispatcher, Prepared, ProcessJob, Progress  # noqa: E402
+from alchemy_resolvers.dispatch import Dispatcher, Prepared, ProcessJob, Progress  # noqa: E402
 
 N_JOBS, N_GPUS = 24, 4
 SLEEP = shutil.which("sleep") or "sleep"

@@ -12,8 +12,8 @@ import yaml
 from omegaconf import OmegaConf
 
 import alchemy_resolvers  # noqa: F401 - registers the resolvers
-from alchemy_resolvers.annotate import annotate_tree
-from alchemy_resolvers.config import load_config
+from alchemy_resolvers.loading.annotate import annotate_tree
+from alchemy_resolvers.authoring.config import load_config
 from alchemy_resolvers.convert import convert, main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alchemy"

@@ -143,7 +143,9 @@ def test_sched_option_mounted_elsewhere_keeps_its_relative_deps(work: Path) -> N
     got = single_run(work, "yaml-two-scheds", ["+sched@other_sched=warm_cos", "other_sched.epochs=30", *FAST])
     from omegaconf import OmegaConf
 
-    import alchemy_resolvers  # noqa: F401  registers dep/rel for reading the saved config
+    import alchemy_resolvers
+
+    alchemy_resolvers.register()  # dep/rel for reading the saved config
 
     text = (got["dir"] / ".hydra" / "config.yaml").read_text()
     assert "${dep:" in text  # the saved config keeps the dependency, not a frozen value

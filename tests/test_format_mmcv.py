@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from mmengine import Config as MMConfig
 
-from alchemy_resolvers.formats import (
+from alchemy_resolvers.loading.common import (
     BaseFileNotFoundError,
     BaseMergeTypeError,
     BaseReferenceError,
@@ -26,7 +26,7 @@ from alchemy_resolvers.formats import (
     UnsupportedConfigError,
     load_foreign,
 )
-from alchemy_resolvers.formats.mmcv import load_mmcv
+from alchemy_resolvers.loading.mmcv import load_mmcv
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "mmcv"
 ERRORS = FIXTURES / "errors"
@@ -407,13 +407,13 @@ YACS_FIXTURES = FIXTURES.parent / "yacs"
     ids=lambda v: v if isinstance(v, str) else v.name,
 )
 def test_detect_python_format(path: Path, expected: str) -> None:
-    from alchemy_resolvers.formats.detect import detect_python_format
+    from alchemy_resolvers.loading.detect import detect_python_format
 
     assert detect_python_format(path) == expected
 
 
 def test_detect_does_not_run_the_file(tmp_path: Path) -> None:
-    from alchemy_resolvers.formats.detect import detect_python_format
+    from alchemy_resolvers.loading.detect import detect_python_format
 
     marker = tmp_path / "ran"
     (tmp_path / "c.py").write_text(
@@ -424,7 +424,7 @@ def test_detect_does_not_run_the_file(tmp_path: Path) -> None:
 
 
 def test_detect_syntax_error_names_file_and_line() -> None:
-    from alchemy_resolvers.formats.detect import detect_python_format
+    from alchemy_resolvers.loading.detect import detect_python_format
 
     with pytest.raises(ConfigExecutionError) as info:
         detect_python_format(DETECT / "broken.py")
@@ -432,13 +432,13 @@ def test_detect_syntax_error_names_file_and_line() -> None:
 
 
 def test_load_foreign_routes_by_format() -> None:
-    from alchemy_resolvers.formats import NotAForeignFormatError
-    from alchemy_resolvers.formats.yacs import load_yacs
+    from alchemy_resolvers.loading.common import NotAForeignFormatError
+    from alchemy_resolvers.loading.yacs import load_yacs
 
     assert load_foreign(DETECT / "plain_vars.py") == {"lr": 0.1, "model": {"type": "ResNet", "depth": 50}}
     assert load_foreign(DETECT / "read_base_style.py")["model"]["backbone"]["depth"] == 50
     assert load_foreign(YACS_FIXTURES / "defaults.py") == load_yacs(YACS_FIXTURES / "defaults.py")
-    with pytest.raises(NotAForeignFormatError, match="alchemy_resolvers.config"):
+    with pytest.raises(NotAForeignFormatError, match="alchemy_resolvers.authoring.config"):
         load_foreign(DETECT / "alchemy_cat_cfg.py")
     # the file is not run (alchemy_cat is not even installed)
     with pytest.raises(UnsupportedConfigError, match=r"\.toml"):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from yacs.config import CfgNode
 
-from alchemy_resolvers.formats import (
+from alchemy_resolvers.loading.common import (
     BaseFileNotFoundError,
     ConfigExecutionError,
     InheritanceCycleError,
@@ -23,7 +23,7 @@ from alchemy_resolvers.formats import (
     YacsTypeError,
     load_foreign,
 )
-from alchemy_resolvers.formats.yacs import (
+from alchemy_resolvers.loading.yacs import (
     load_yacs,
     load_yacs_node,
     load_yaml_with_base,

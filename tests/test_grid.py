@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from alchemy_resolvers.grid import Axis, Grid, GridError, display_keys, to_override_value
-from alchemy_resolvers.tune import Param2Tune, value_name, value_names
+from alchemy_resolvers.grid.grid import Axis, Grid, GridError, display_keys, to_override_value
+from alchemy_resolvers.authoring.tune import Param2Tune, value_name, value_names
 
 
 def axis(key, values, **kw):
@@ -150,7 +150,7 @@ def test_long_and_colliding_names_are_unique_and_stable():
     assert all(len(str(n)) <= 45 for n in names)
     # hashlib, not hash(): the same in a fresh process with another hash seed.
     code = (
-        "from alchemy_resolvers.tune import value_names;"
+        "from alchemy_resolvers.authoring.tune import value_names;"
         f"print(value_names([{long_a!r}, {long_b!r}, 1.0, '1.0']))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -158,7 +158,7 @@ def test_without_nvml_gpu_jobs_fail_plainly_or_use_named_gpus(tmp_path):
 
 
 def _sleep_job(i, seconds, tmp_path):
-    from alchemy_resolvers.launch import Prepared, ProcessJob
+    from alchemy_resolvers.dispatch import Prepared, ProcessJob
 
     code = f"import os, time; print('gpu', os.environ.get('CUDA_VISIBLE_DEVICES')); time.sleep({seconds})"
     return ProcessJob(i, f"#{i}", lambda gpus: Prepared(
@@ -168,7 +168,7 @@ def _sleep_job(i, seconds, tmp_path):
 
 def test_uneven_jobs_reuse_a_freed_gpu_without_waiting_for_the_long_one(tmp_path):
     from alchemy_resolvers.gpu import FakeProbe, LeaseDir, SlotAllocator
-    from alchemy_resolvers.launch import Dispatcher
+    from alchemy_resolvers.dispatch import Dispatcher
 
     alloc = SlotAllocator(["0", "1"], 1, memory_need=1, probe=FakeProbe.from_spec("2"),
                           lease_dir=LeaseDir(tmp_path / "leases"))
@@ -186,7 +186,7 @@ def test_progress_bar_on_a_terminal_and_lines_otherwise(caplog):
     import io
     import logging
 
-    from alchemy_resolvers.launch import Progress
+    from alchemy_resolvers.dispatch import Progress
 
     stream = io.StringIO()
     p = Progress(2, 4, stream=stream, tty=True)

@@ -19,7 +19,7 @@ from omegaconf.errors import InterpolationResolutionError
 
 import alchemy_resolvers  # noqa: F401 - registers the resolvers
 from alchemy_resolvers import Param2Tune
-from alchemy_resolvers.lower import compute_pdeps, find_params, load_for_hydra
+from alchemy_resolvers.lowering.lower import compute_pdeps, find_params, load_for_hydra
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alchemy"
 FULL = FIXTURES / "configs/mnist/base,sched_from_addon,2xbs,2÷epo/cfg.py"
@@ -219,7 +219,7 @@ def test_p_dep_resolves_and_compute_pdeps_gives_job_values(tmp_path: Path) -> No
 def test_tokens_are_the_same_in_a_fresh_process() -> None:
     here = load_for_hydra(str(FULL))
     code = (
-        "import json, sys; from alchemy_resolvers.lower import load_for_hydra; "
+        "import json, sys; from alchemy_resolvers.lowering.lower import load_for_hydra; "
         "print(json.dumps(load_for_hydra(sys.argv[1])))"
     )
     out = subprocess.run(

@@ -7,7 +7,7 @@ import math
 import openpyxl
 import pandas as pd
 
-from alchemy_resolvers.metric_frame import (
+from alchemy_resolvers.frame.metric_frame import (
     MetricFrame,
     StateFile,
     to_metrics,

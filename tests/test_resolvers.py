@@ -13,7 +13,7 @@ from omegaconf.errors import InterpolationResolutionError
 
 import alchemy_resolvers
 from alchemy_resolvers._compat import register_resolver
-from alchemy_resolvers.annotate import annotate_tree, annotate_value
+from alchemy_resolvers.loading.annotate import annotate_tree, annotate_value
 
 SCHED = {
     "epochs": 30,
@@ -109,6 +109,6 @@ def test_registration_is_idempotent_and_silent() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         register_resolver("dep", lambda x: x)  # replaced...
-        alchemy_resolvers.resolvers.register()  # ...and restored, twice
-        alchemy_resolvers.resolvers.register()
+        alchemy_resolvers.deps.resolvers.register()  # ...and restored, twice
+        alchemy_resolvers.deps.resolvers.register()
     assert OmegaConf.create(annotate_tree({"a": 2, "b": "${dep:c.a ** 2}"})).b == 4

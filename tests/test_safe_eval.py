@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alchemy_resolvers.safe_eval import (
+from alchemy_resolvers.expr import (
     ExpressionLimitError,
     ExpressionNameError,
     ExpressionSyntaxError,
@@ -34,7 +34,7 @@ from alchemy_resolvers.safe_eval import (
 )
 
 # the module itself (the package may re-export the function under the same name)
-se = importlib.import_module("alchemy_resolvers.safe_eval")
+se = importlib.import_module("alchemy_resolvers.expr.evaluator")
 
 
 # --------------------------------------------------------------------------- doubles

@@ -285,7 +285,7 @@ def test_group_caching_loader_composes_like_hydra():
     from hydra.core.utils import JobRuntime
     from hydra.types import RunMode
 
-    from alchemy_resolvers.sweep import GroupCachingConfigLoader
+    from hydra_plugins.alchemy_sweeper._impl import GroupCachingConfigLoader
 
     JobRuntime.instance().set("name", "test")
     conf = REPO_ROOT / "tests" / "apps" / "sweep_app" / "conf"
@@ -308,7 +308,7 @@ def test_group_caching_loader_composes_like_hydra():
 
 
 def test_require_multirun_callback_fails_a_single_run_at_start():
-    from alchemy_resolvers.sweep import RequireMultirunCallback
+    from hydra_plugins.alchemy_sweeper._impl import RequireMultirunCallback
 
     cfg = OmegaConf.create({"a": {"b": "${alchemy_param:p123}"}, "c": 1, "hydra": {"job": {"config_name": "tune"}}})
     with pytest.raises(SystemExit, match=r"config `tune` tunes `a.b` with Param2Tune.*-m hydra/sweeper=alchemy"):

@@ -33,7 +33,7 @@ class AlchemyConfigSource(ConfigSource):
         return SCHEME
 
     def load_config(self, config_path: str) -> ConfigResult:
-        from alchemy_resolvers.config_dir import (
+        from alchemy_resolvers.lowering.config_dir import (
             default_package,
             find_config_file,
             load_config_file,
@@ -66,19 +66,19 @@ class AlchemyConfigSource(ConfigSource):
         return self.is_group("")
 
     def is_group(self, config_path: str) -> bool:
-        from alchemy_resolvers.config_dir import tuned_caps_options
+        from alchemy_resolvers.lowering.config_dir import tuned_caps_options
 
         if tuned_caps_options(config_path) is not None:
             return True
         return os.path.isdir(os.path.join(self.path, config_path))
 
     def is_config(self, config_path: str) -> bool:
-        from alchemy_resolvers.config_dir import find_config_file, tuned_caps_file
+        from alchemy_resolvers.lowering.config_dir import find_config_file, tuned_caps_file
 
         return tuned_caps_file(config_path) is not None or find_config_file(self.path, config_path) is not None
 
     def list(self, config_path: str, results_filter: Optional[ObjectType]) -> List[str]:
-        from alchemy_resolvers.config_dir import tuned_caps_options
+        from alchemy_resolvers.lowering.config_dir import tuned_caps_options
 
         hidden = tuned_caps_options(config_path)
         if hidden is not None:

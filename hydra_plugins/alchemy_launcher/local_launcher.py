@@ -1,6 +1,6 @@
 """``hydra/launcher=alchemy``: every job in a fresh process with its own GPUs.
 
-Thin glue: the logic lives in :mod:`alchemy_resolvers.launch` and
+Thin glue: the logic lives in :mod:`alchemy_resolvers.dispatch` and
 :mod:`alchemy_resolvers.gpu`, imported when a sweep launches, not at Hydra start-up.
 """
 import logging
@@ -44,7 +44,7 @@ class AlchemyLauncher(Launcher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from alchemy_resolvers.launch.hydra_jobs import LocalLaunchOptions, launch_jobs
+        from hydra_plugins.alchemy_launcher._impl import LocalLaunchOptions, launch_jobs
 
         assert self.config is not None
         assert self.hydra_context is not None

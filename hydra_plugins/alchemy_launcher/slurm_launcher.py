@@ -6,7 +6,7 @@ on the node and its ``checkpoint`` lets submitit requeue a preempted or timed-ou
 What differs is ``launch``: one failed or killed job becomes a FAILED ``JobReturn``
 instead of an exception that loses every other result, and job states are tracked with
 squeue where sacct has no accounting database behind it
-(:mod:`alchemy_resolvers.slurm`).
+(:mod:`hydra_plugins.alchemy_launcher._slurm_impl`).
 """
 import logging
 import os
@@ -36,7 +36,7 @@ class AlchemySlurmLauncher(BaseSubmititLauncher):
     ) -> Sequence[JobReturn]:
         import submitit
 
-        from alchemy_resolvers.slurm import SqueueWatcher, collect_returns, executor_parameters
+        from hydra_plugins.alchemy_launcher._slurm_impl import SqueueWatcher, collect_returns, executor_parameters
 
         assert self.config is not None
         assert self.hydra_context is not None

@@ -1,4 +1,4 @@
-"""The ``alchemy`` sweeper: a thin Hydra plugin over :mod:`alchemy_resolvers.sweep`."""
+"""The ``alchemy`` sweeper: a thin Hydra plugin over :mod:`hydra_plugins.alchemy_sweeper._impl`."""
 from typing import Any, Dict, List, Optional
 
 from hydra.plugins.sweeper import Sweeper
@@ -34,7 +34,7 @@ class AlchemySweeper(Sweeper):
         from hydra.core.plugins import Plugins
 
         if self.compose_once:
-            from alchemy_resolvers.sweep import GroupCachingConfigLoader
+            from hydra_plugins.alchemy_sweeper._impl import GroupCachingConfigLoader
 
             hydra_context = HydraContext(
                 config_loader=GroupCachingConfigLoader(hydra_context.config_loader),
@@ -52,7 +52,7 @@ class AlchemySweeper(Sweeper):
             self.params = OmegaConf.to_container(raw, resolve=False)  # type: ignore[assignment]
 
     def sweep(self, arguments: List[str]) -> Any:
-        from alchemy_resolvers.sweep import SweepLoop
+        from hydra_plugins.alchemy_sweeper._impl import SweepLoop
 
         assert self.config is not None and self.hydra_context is not None
         loop = SweepLoop(

@@ -4,7 +4,7 @@ from typing import Any, Dict, Optional
 
 from hydra.core.config_store import ConfigStore
 
-from alchemy_resolvers import tune as _tune
+from alchemy_resolvers.authoring import tune as _tune
 
 # Jobs that tune Python objects read them through ${alchemy_value:TOKEN,IDX}; Hydra
 # imports this module in every process, workers included.

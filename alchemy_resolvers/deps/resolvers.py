@@ -23,7 +23,7 @@ from omegaconf import DictConfig, ListConfig, Node, OmegaConf
 from omegaconf.errors import ConfigKeyError, InterpolationResolutionError
 
 from alchemy_resolvers._compat import register_resolver
-from alchemy_resolvers.safe_eval import Lookup, safe_eval
+from alchemy_resolvers.expr import Lookup, safe_eval
 
 __all__ = [
     "ConfigView",

@@ -25,8 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from alchemy_resolvers.safe_eval import Lookup
-from alchemy_resolvers.tune import Param2Tune, value_names
+from alchemy_resolvers.expr import Lookup
+from alchemy_resolvers.authoring.tune import Param2Tune, value_names
 
 __all__ = [
     "Axis",
@@ -456,7 +456,7 @@ class Grid:
             return True
         try:
             if isinstance(constraint, str):
-                from alchemy_resolvers.safe_eval import safe_eval
+                from alchemy_resolvers.expr import safe_eval
 
                 return bool(safe_eval(constraint, self._names(level, value, chosen)))
             return bool(constraint(value))

@@ -1,4 +1,4 @@
-"""Entry point of one job's fresh process: ``python -m alchemy_resolvers.launch.worker CTX JOB``.
+"""Entry point of one job's fresh process: ``python -m hydra_plugins.alchemy_launcher._worker CTX JOB``.
 
 CTX is the sweep's shared payload (cloudpickle of the Hydra context, the multirun
 config, the task function and Hydra's singleton state) with ``sys_path.json`` beside it;

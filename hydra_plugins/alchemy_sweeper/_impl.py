@@ -34,8 +34,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from alchemy_resolvers import registry
-from alchemy_resolvers.grid import Axis, Combination, Grid, GridError, key_path, to_override_value
-from alchemy_resolvers.metric_frame import (
+from alchemy_resolvers.grid.grid import Axis, Combination, Grid, GridError, key_path, to_override_value
+from alchemy_resolvers.frame.metric_frame import (
     COMPLETED,
     FAILED,
     STATE_FILE,
@@ -45,7 +45,7 @@ from alchemy_resolvers.metric_frame import (
     StateMismatchError,
     to_metrics,
 )
-from alchemy_resolvers.tune import Param2Tune, value_names
+from alchemy_resolvers.authoring.tune import Param2Tune, value_names
 
 __all__ = [
     "SweepLoop",
@@ -112,7 +112,7 @@ def _config_axes(cfg: DictConfig) -> List[Axis]:
         items.append((key, token, param))
     rank = {key: i for i, (key, _, _) in enumerate(items)}
     try:  # the Python config layer knows the order the files assigned the params in
-        from alchemy_resolvers.lower import find_params
+        from alchemy_resolvers.lowering.lower import find_params
 
         rank = {key: i for i, (key, _) in enumerate(find_params(cfg))}
     except ImportError:
@@ -128,7 +128,7 @@ def _tuned_caps_axes(cfg: DictConfig) -> List[Axis]:
 
     The caps are set when the config is created, so they come first in definition order.
     """
-    from alchemy_resolvers.config_dir import TUNED_CAPS_GROUP, find_tuned_caps, tuned_caps_option
+    from alchemy_resolvers.lowering.config_dir import TUNED_CAPS_GROUP, find_tuned_caps, tuned_caps_option
 
     choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
     axes = []
@@ -349,7 +349,7 @@ class SweepLoop:
 
     # -- per job --------------------------------------------------------------------------
     def _subdir_override(self, folder: str) -> str:
-        from alchemy_resolvers.grid import _quote
+        from alchemy_resolvers.grid.grid import _quote
 
         return "hydra.sweep.subdir=" + _quote(folder.replace("${", "\\${"))
 
@@ -639,7 +639,7 @@ class SweepLoop:
 def _load_pdeps_fn() -> Optional[Callable[[DictConfig], Mapping[str, Any]]]:
     """``lower.compute_pdeps`` when the Python config layer is installed."""
     try:
-        from alchemy_resolvers import lower  # type: ignore[attr-defined]
+        from alchemy_resolvers.lowering import lower  # type: ignore[attr-defined]
     except ImportError:
         return None
     fn = getattr(lower, "compute_pdeps", None)

@@ -47,7 +47,7 @@ import os
 import weakref
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
-from alchemy_resolvers.formats import (
+from alchemy_resolvers.loading.common import (
     BaseFileNotFoundError,
     ConfigExecutionError,
     InheritanceCycleError,
@@ -178,7 +178,7 @@ def param_definition_index(param: Any) -> Optional[int]:
 
 
 def _is_param(value: Any) -> bool:
-    from alchemy_resolvers.tune import Param2Tune
+    from alchemy_resolvers.authoring.tune import Param2Tune
 
     return isinstance(value, Param2Tune)
 
@@ -677,25 +677,25 @@ def load_tree(path: PathLike, requester: Optional[str] = None) -> Config:
     with _loading_file(real):
         ext = os.path.splitext(real)[1].lower()
         if ext == ".py":
-            from alchemy_resolvers.formats.detect import detect_python_format
+            from alchemy_resolvers.loading.detect import detect_python_format
 
             fmt = detect_python_format(real)
             if fmt == "alchemy":
                 return _load_alchemy(real)
             if fmt == "yacs":
-                from alchemy_resolvers.formats.yacs import load_yacs_node, yacs_new_allowed_paths, yacs_to_dict
+                from alchemy_resolvers.loading.yacs import load_yacs_node, yacs_new_allowed_paths, yacs_to_dict
 
                 node = load_yacs_node(real)
                 tree = Config(yacs_to_dict(node))
                 object.__setattr__(tree, "_ac_format", "yacs")
                 object.__setattr__(tree, "_ac_yacs_new_allowed", frozenset(yacs_new_allowed_paths(node)))
                 return tree
-            from alchemy_resolvers.formats import load_foreign
+            from alchemy_resolvers.loading.common import load_foreign
 
             return Config(load_foreign(real, fmt=fmt))
         if ext in _DATA_EXTS:
-            from alchemy_resolvers.annotate import annotate_tree
-            from alchemy_resolvers.formats import load_foreign
+            from alchemy_resolvers.loading.annotate import annotate_tree
+            from alchemy_resolvers.loading.common import load_foreign
 
             # ``c`` of a ``${dep:...}`` in this file is this file's root, wherever its
             # tree ends up: stamp depths now, before it is merged or composed.
@@ -715,7 +715,7 @@ def load_config(path: PathLike, resolve: bool = True) -> Config:
         return tree
     from omegaconf import OmegaConf
 
-    from alchemy_resolvers.lower import lower
+    from alchemy_resolvers.lowering.lower import lower
 
     real = find_config_path(path)
     plain = OmegaConf.to_container(OmegaConf.create(lower(tree, real)), resolve=True)
@@ -799,7 +799,7 @@ def _apply_caps(node: Config, path: str) -> None:
         if base._ac_format == "yacs" and ext in (".yaml", ".yml"):
             # A YAML over YACS defaults means ``merge_from_file``: only known keys, with
             # the defaults' types.
-            from alchemy_resolvers.formats.yacs import merge_yacs_yaml
+            from alchemy_resolvers.loading.yacs import merge_yacs_yaml
 
             real = find_config_path(entry, requester)
             merged = Config(merge_yacs_yaml(base.to_dict(), real, new_allowed=base._ac_yacs_new_allowed))
@@ -844,7 +844,7 @@ class TunedCaps:
 
 
 def _annotate_strings(node: Any, depth: int) -> None:
-    from alchemy_resolvers.annotate import annotate_tree, annotate_value
+    from alchemy_resolvers.loading.annotate import annotate_tree, annotate_value
 
     items = dict.items(node) if isinstance(node, dict) else enumerate(node)
     for k, v in list(items):

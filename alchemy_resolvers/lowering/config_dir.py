@@ -13,7 +13,7 @@ from typing import Any, List, Optional
 
 import yaml
 
-from alchemy_resolvers.annotate import annotate_tree
+from alchemy_resolvers.loading.annotate import annotate_tree
 
 __all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "default_package", "find_config_file", "tuned_caps_file", "tuned_caps_options", "with_multirun_guard", "load_config_file"]
 
@@ -54,7 +54,7 @@ def default_package(path: str) -> Optional[str]:
 
 
 #: Added to the ``hydra.callbacks`` of a root-level config that holds Param2Tunes.
-REQUIRE_MULTIRUN_CALLBACK = "alchemy_resolvers.sweep.RequireMultirunCallback"
+REQUIRE_MULTIRUN_CALLBACK = "hydra_plugins.alchemy_sweeper._impl.RequireMultirunCallback"
 
 
 def with_multirun_guard(tree: Any) -> Any:
@@ -118,7 +118,7 @@ def find_tuned_caps(token: str) -> Any:
     # Filled when the config holding the tunable caps was loaded in this process; the
     # registry never loads anything itself.
     from alchemy_resolvers import registry
-    from alchemy_resolvers.config import TunedCaps
+    from alchemy_resolvers.authoring.config import TunedCaps
 
     try:
         found = registry.lookup(token)
@@ -130,7 +130,7 @@ def find_tuned_caps(token: str) -> Any:
 def load_config_file(path: str) -> Any:
     """The plain tree (dicts, lists, primitives, interpolation strings) of ``path``."""
     if path.endswith(".py"):
-        from alchemy_resolvers.lower import load_for_hydra  # code, and heavier: lazy
+        from alchemy_resolvers.lowering.lower import load_for_hydra  # code, and heavier: lazy
 
         tree = load_for_hydra(path)
     else:

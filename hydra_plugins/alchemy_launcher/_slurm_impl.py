@@ -226,7 +226,7 @@ def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -
     """The ``JobReturn`` of one ended job (see :func:`collect_returns`)."""
     from hydra.core.utils import JobReturn, JobStatus
 
-    from alchemy_resolvers.launch.hydra_jobs import JobFailedError
+    from hydra_plugins.alchemy_launcher._impl import JobFailedError
 
     where = f"job #{idx} (Slurm job {job.job_id}; {' '.join(overrides) or 'no overrides'})"
     log_path = job_log_path(job)
@@ -274,6 +274,6 @@ def _fill_failed(ret: Any, compose_failed: Any, overrides: List[str], idx: int,
     except Exception as e:  # noqa: BLE001 - the failure itself is already recorded
         log.warning(f"could not compose the config of failed job ({' '.join(overrides)}): {e}")
         return
-    from alchemy_resolvers.launch.hydra_jobs import attach_job_config
+    from hydra_plugins.alchemy_launcher._impl import attach_job_config
 
     attach_job_config(ret, sweep_config, job_dir)

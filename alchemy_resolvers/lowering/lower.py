@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from omegaconf import DictConfig, ListConfig, Node, OmegaConf
 
 from alchemy_resolvers._compat import register_resolver
-from alchemy_resolvers.resolvers import ConfigView, DepError, compute_entry, node_key, relative_root
+from alchemy_resolvers.deps.resolvers import ConfigView, DepError, compute_entry, node_key, relative_root
 
 __all__ = [
     "load_for_hydra",
@@ -61,7 +61,7 @@ class LoweringError(ValueError):
 def load_for_hydra(path: str) -> Dict[Any, Any]:
     """Load the config file ``path`` (AlchemyCat/MMCV/YACS ``.py``, YAML, JSON) with its
     ``caps`` resolved, and return the plain tree for ``OmegaConf.create``."""
-    from alchemy_resolvers.config import find_config_path, load_tree
+    from alchemy_resolvers.authoring.config import find_config_path, load_tree
 
     real = find_config_path(path)
     return lower(load_tree(real), real)
@@ -83,7 +83,7 @@ def lower(tree: Any, path: str) -> Dict[Any, Any]:
 def _with_tuned_caps_group(out: Dict[Any, Any], tuned: Any, path: str) -> Dict[Any, Any]:
     """Put the tuned base first in the defaults list, as a group the sweeper sweeps."""
     from alchemy_resolvers import registry
-    from alchemy_resolvers.config_dir import TUNED_CAPS_GROUP, tuned_caps_option
+    from alchemy_resolvers.lowering.config_dir import TUNED_CAPS_GROUP, tuned_caps_option
 
     token = registry.register(tuned, path, "caps", "p")
     defaults = list(out.get("defaults") or [])
@@ -94,8 +94,8 @@ def _with_tuned_caps_group(out: Dict[Any, Any], tuned: Any, path: str) -> Dict[A
 
 def _lower_value(value: Any, keys: Tuple[Any, ...], path: str) -> Any:
     from alchemy_resolvers import registry
-    from alchemy_resolvers.config import DEP, P_DEP, Config
-    from alchemy_resolvers.tune import Param2Tune
+    from alchemy_resolvers.authoring.config import DEP, P_DEP, Config
+    from alchemy_resolvers.authoring.tune import Param2Tune
 
     if isinstance(value, _PRIMITIVES) and not _is_enum(value):
         return value
@@ -164,7 +164,7 @@ def _compute(token: str, depth: Any, kind: str, _parent_: Node, _node_: Node, _r
 
 def _as_node_value(value: Any, parent: Node) -> Any:
     """Containers come back as config nodes (``cfg.x.y`` works on a DEP's dict)."""
-    from alchemy_resolvers.config import Config
+    from alchemy_resolvers.authoring.config import Config
 
     if isinstance(value, ConfigView):
         value = value.to_container()
@@ -259,7 +259,7 @@ def find_params(cfg: DictConfig) -> List[Tuple[str, Any]]:
     resolving anything, in definition order (the order the config files assigned
     them; tree order for any the loader did not see assigned)."""
     from alchemy_resolvers import registry
-    from alchemy_resolvers.config import param_definition_index
+    from alchemy_resolvers.authoring.config import param_definition_index
 
     found: List[Tuple[str, Any]] = []
     for key, raw in _raw_items(cfg):

@@ -22,7 +22,7 @@ import os
 from ast import literal_eval
 from typing import Any, Dict, Iterable, Mapping, Optional, Set, Tuple, Union
 
-from alchemy_resolvers.formats import (
+from alchemy_resolvers.loading.common import (
     BaseFileNotFoundError,
     BaseMergeTypeError,
     ConfigExecutionError,
@@ -194,7 +194,7 @@ def _fvcore_merge(a: dict, b: dict, filename: str, path: Tuple[str, ...]) -> Non
 
 
 def _read_yaml(filename: str) -> dict:
-    from alchemy_resolvers.formats import parse_data_text
+    from alchemy_resolvers.loading.common import parse_data_text
 
     with open(filename, encoding="utf-8") as f:
         text = f.read()
@@ -216,9 +216,9 @@ def merge_yacs_yaml(
     of dotted paths (``""`` is the root). Keys a ``CfgNode`` registered as deprecated
     are skipped with a warning; renamed keys are an error naming the new key.
 
-    Errors name the key and the file: :class:`~alchemy_resolvers.formats.YacsKeyError`
+    Errors name the key and the file: :class:`~alchemy_resolvers.loading.common.YacsKeyError`
     (a ``KeyError``, like yacs's "Non-existent config key") and
-    :class:`~alchemy_resolvers.formats.YacsTypeError` (a ``ValueError``, like yacs's
+    :class:`~alchemy_resolvers.loading.common.YacsTypeError` (a ``ValueError``, like yacs's
     "Type mismatch").
     """
     filename = os.path.abspath(os.path.expanduser(os.fspath(yaml_path)))

@@ -27,12 +27,12 @@ Where we are deliberately better than mmengine:
 
 - ``{{_base_.x}}`` inside a larger string (``'{{_base_.data_root}}images/'``) gives
   the text with the value put in when the value is a ``str``/``int``/``float``, and a
-  :class:`~alchemy_resolvers.formats.BaseReferenceError` otherwise; mmengine leaves
+  :class:`~alchemy_resolvers.loading.common.BaseReferenceError` otherwise; mmengine leaves
   its random placeholder in the string (or fails to parse a double-quoted string).
   Written as a whole quoted string (``'{{_base_.x}}'``) it substitutes the value, as
   the unquoted form does. A reference may index a list (``{{_base_.pipeline.0}}``).
 - Errors name the file: syntax errors and exceptions raised while a config runs carry
-  ``file:line`` (:class:`~alchemy_resolvers.formats.ConfigExecutionError`, original
+  ``file:line`` (:class:`~alchemy_resolvers.loading.common.ConfigExecutionError`, original
   chained); a missing base names the file asking for it and the path looked for; a
   duplicate key names the key and both base files; a dict over a non-dict names the
   file and the dotted key; a cycle of bases is an error instead of a RecursionError.
@@ -66,7 +66,7 @@ import uuid
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from alchemy_resolvers.formats import (
+from alchemy_resolvers.loading.common import (
     BaseFileNotFoundError,
     BaseMergeTypeError,
     BaseReferenceError,

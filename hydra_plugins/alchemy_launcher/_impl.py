@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..gpu.allocator import LeaseDir, SlotAllocator, resolve_pool
-from .dispatch import Dispatcher, Outcome, Prepared, ProcessJob, Progress
+from alchemy_resolvers.gpu.allocator import LeaseDir, SlotAllocator, resolve_pool
+from alchemy_resolvers.dispatch.pool import Dispatcher, Outcome, Prepared, ProcessJob, Progress
 
 log = logging.getLogger(__name__)
 
-WORKER_MODULE = "alchemy_resolvers.launch.worker"
+WORKER_MODULE = "hydra_plugins.alchemy_launcher._worker"
 
 
 class JobFailedError(RuntimeError):
@@ -185,7 +185,7 @@ def _make_slots(opts: LocalLaunchOptions, sweep_dir: Path):
         cap = _n_jobs_cap(opts.n_jobs) or (os.cpu_count() or 1)
         env_gpus = None
         if opts.gpus is not None:
-            from ..gpu.allocator import _split_gpus
+            from alchemy_resolvers.gpu.allocator import _split_gpus
 
             env_gpus = ",".join(_split_gpus(opts.gpus))
         return None, cap, env_gpus

@@ -11,7 +11,7 @@ import ast
 import os
 from typing import Literal, Set
 
-from alchemy_resolvers.formats import ConfigExecutionError
+from alchemy_resolvers.loading.common import ConfigExecutionError
 
 __all__ = ["detect_python_format", "detect_python_source_format", "PythonFormat"]
 
@@ -37,7 +37,7 @@ def detect_python_format(path: "str | os.PathLike[str]") -> PythonFormat:
     - ``plain``: anything else, a module of top-level variables; ``load_mmcv`` reads
       it like an MMCV config without ``_base_``.
 
-    A file that does not parse raises :class:`~alchemy_resolvers.formats.ConfigExecutionError`
+    A file that does not parse raises :class:`~alchemy_resolvers.loading.common.ConfigExecutionError`
     naming ``file:line``.
     """
     filename = os.fspath(path)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Deque, Dict, List, Mapping, Optional, Sequence, TextIO
 
-from ..gpu.allocator import Allocation, SlotAllocator
+from alchemy_resolvers.gpu.allocator import Allocation, SlotAllocator
 
 log = logging.getLogger(__name__)
 

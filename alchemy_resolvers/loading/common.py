@@ -9,10 +9,10 @@ at run time (a YACS *defaults file* imports yacs itself, so that one needs it).
 Entry points:
 
 - :func:`load_foreign` picks a loader from the file extension (and, for ``.py``,
-  from :func:`~alchemy_resolvers.formats.detect.detect_python_format`).
-- :func:`alchemy_resolvers.formats.mmcv.load_mmcv`
-- :func:`alchemy_resolvers.formats.yacs.load_yacs` and
-  :func:`~alchemy_resolvers.formats.yacs.merge_yacs_yaml`
+  from :func:`~alchemy_resolvers.loading.detect.detect_python_format`).
+- :func:`alchemy_resolvers.loading.mmcv.load_mmcv`
+- :func:`alchemy_resolvers.loading.yacs.load_yacs` and
+  :func:`~alchemy_resolvers.loading.yacs.merge_yacs_yaml`
 
 The error classes live here (not in the loader modules) so that callers can catch
 them without importing a loader, and so that every loader shares one hierarchy. Each
@@ -153,7 +153,7 @@ class UnsupportedConfigError(ForeignConfigError, ValueError):
 class NotAForeignFormatError(ForeignConfigError, ValueError):
     """The file is an AlchemyCat/hydra-alchemy ``Config`` file, not a foreign format.
 
-    ``alchemy_resolvers.config`` loads those; it calls the foreign loaders for the
+    ``alchemy_resolvers.authoring.config`` loads those; it calls the foreign loaders for the
     MMCV/YACS files in a ``caps=`` chain, never the other way round.
     """
 
@@ -176,10 +176,10 @@ def load_foreign(path: "str | os.PathLike[str]", fmt: Optional[str] = None) -> d
       ``_base_`` key gets MMEngine inheritance (as ``Config.fromfile`` gives it), a
       top-level ``_BASE_`` key fvcore/detectron2 inheritance; otherwise the file is
       returned as parsed.
-    - ``.py``: :func:`~alchemy_resolvers.formats.detect.detect_python_format` decides
+    - ``.py``: :func:`~alchemy_resolvers.loading.detect.detect_python_format` decides
       (without running the file): ``mmcv`` and ``plain`` go to ``load_mmcv``, ``yacs``
       to ``load_yacs``; an AlchemyCat ``Config`` file raises
-      :class:`NotAForeignFormatError`, because ``alchemy_resolvers.config`` owns it.
+      :class:`NotAForeignFormatError`, because ``alchemy_resolvers.authoring.config`` owns it.
 
     ``fmt`` forces the format of a ``.py`` file (one of ``mmcv``, ``plain``, ``yacs``).
     """
@@ -193,21 +193,21 @@ def load_foreign(path: "str | os.PathLike[str]", fmt: Optional[str] = None) -> d
             "foreign loaders read .py, .yaml, .yml and .json files"
         )
     if fmt is None:
-        from alchemy_resolvers.formats.detect import detect_python_format
+        from alchemy_resolvers.loading.detect import detect_python_format
 
         fmt = detect_python_format(path)
     if fmt in ("mmcv", "plain"):
-        from alchemy_resolvers.formats.mmcv import load_mmcv
+        from alchemy_resolvers.loading.mmcv import load_mmcv
 
         return load_mmcv(path)
     if fmt == "yacs":
-        from alchemy_resolvers.formats.yacs import load_yacs
+        from alchemy_resolvers.loading.yacs import load_yacs
 
         return load_yacs(path)
     if fmt == "alchemy":
         raise NotAForeignFormatError(
             f"{path} is an AlchemyCat-style config (it builds a Config/Cfg2Tune from "
-            "alchemy_resolvers or alchemy_cat); load it with alchemy_resolvers.config, "
+            "alchemy_resolvers or alchemy_cat); load it with alchemy_resolvers.authoring.config, "
             "not with the foreign-format loaders"
         )
     raise ValueError(
@@ -219,11 +219,11 @@ def load_foreign(path: "str | os.PathLike[str]", fmt: Optional[str] = None) -> d
 def _load_data_file(path: str, ext: str) -> dict:
     data = _safe_load_data(path, ext)
     if "_base_" in data:
-        from alchemy_resolvers.formats.mmcv import load_mmcv
+        from alchemy_resolvers.loading.mmcv import load_mmcv
 
         return load_mmcv(path)
     if "_BASE_" in data:
-        from alchemy_resolvers.formats.yacs import load_yaml_with_base
+        from alchemy_resolvers.loading.yacs import load_yaml_with_base
 
         return load_yaml_with_base(path)
     return data

@@ -1,0 +1,4 @@
+"""Run jobs as fresh processes, as soon as GPU (or CPU) slots free up."""
+from alchemy_resolvers.dispatch.pool import Dispatcher, Outcome, Prepared, ProcessJob, Progress
+
+__all__ = ["Dispatcher", "Outcome", "Prepared", "ProcessJob", "Progress"]
