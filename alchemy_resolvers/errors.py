@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-__all__ = ["AlchemyError"]
+__all__ = ["AlchemyError", "SettingsError"]
 
 
 class AlchemyError(Exception):
@@ -43,6 +43,15 @@ class AlchemyError(Exception):
     def __reduce__(self) -> Any:
         # Errors cross process boundaries (job results are pickled): keep the fields.
         return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+class SettingsError(AlchemyError, ValueError):
+    """A setting that is wrong for the whole sweep (a launcher or sweeper option, the
+    grid itself), found before any job starts.
+
+    Raised before any job folder exists; the sweeper never turns it into FAILED rows,
+    and the plugins show it as one message without a traceback.
+    """
 
 
 def _rebuild(cls: type, args: tuple, state: dict) -> AlchemyError:
