@@ -31,14 +31,16 @@ def register() -> None:
 
 register()
 
-__all__ = ["Config", "DEP", "P_DEP", "Param2Tune", "Cfg2Tune", "register"]
+__all__ = ["Config", "DEP", "P_DEP", "Param2Tune", "Cfg2Tune", "load_config", "register"]
 
 _LAZY = {
     "Config": "alchemy_resolvers.authoring.config",
-    "DEP": "alchemy_resolvers.authoring.config",
-    "P_DEP": "alchemy_resolvers.authoring.config",
     "Cfg2Tune": "alchemy_resolvers.authoring.config",
+    "DEP": "alchemy_resolvers.authoring.dep",
+    "P_DEP": "alchemy_resolvers.authoring.dep",
     "Param2Tune": "alchemy_resolvers.authoring.tune",
+    # AlchemyCat's ``load_config(path)`` outside Hydra (caps resolved, DEPs computed).
+    "load_config": "alchemy_resolvers.lowering.lower",
 }
 
 
@@ -50,4 +52,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'alchemy_resolvers' has no attribute {name!r}")
     import importlib
 
+    if name in ("Config", "Cfg2Tune"):
+        # ``Config('addon.py')`` composes another file: the loaders install themselves
+        # into the authoring API when imported.
+        importlib.import_module("alchemy_resolvers.loading.alchemy")
     return getattr(importlib.import_module(module), name)

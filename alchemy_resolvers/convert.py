@@ -19,20 +19,20 @@ A ``Param2Tune`` cannot be converted (a tunable config is a grid, not a config).
 from __future__ import annotations
 
 import argparse
-import keyword
 import os
 import re
 import sys
-import types
-from typing import Any, Iterable, List, Optional, Set, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
-__all__ = ["convert", "to_plain", "config_to_py_lines", "main"]
+from alchemy_resolvers.authoring.printer import PySource, config_to_py_lines, import_path, strip_address
+from alchemy_resolvers.errors import AlchemyError
+
+__all__ = ["convert", "to_plain", "config_to_py_lines", "main", "ConvertError"]
 
 _DEP_STR_RE = re.compile(r"\$\{(dep|rel):('(?:[^'\\]|\\.)*'|\"[^\"]*\"),(-?\d+)\}")
-_ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
-class ConvertError(ValueError):
+class ConvertError(AlchemyError, ValueError):
     """The source config holds something the target format cannot express."""
 
 
@@ -46,9 +46,9 @@ def to_plain(src: str) -> Tuple[Any, List[str]]:
     equals their position (the loader adds it back on load)."""
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
-    from alchemy_resolvers.authoring.config import DEP, Config, find_config_path, load_tree
+    from alchemy_resolvers.authoring import DEP, Config, Param2Tune
+    from alchemy_resolvers.loading.alchemy import find_config_path, load_tree
     from alchemy_resolvers.lowering.lower import lower
-    from alchemy_resolvers.authoring.tune import Param2Tune
 
     real = find_config_path(src)
     tree = load_tree(real)
@@ -66,7 +66,9 @@ def to_plain(src: str) -> Tuple[Any, List[str]]:
         if isinstance(value, Param2Tune):
             raise ConvertError(
                 f"{real}: `{dotted}` is a Param2Tune: a tunable config is a grid of "
-                "configs and cannot be written as one config"
+                "configs and cannot be written as one config",
+                file=real, key=dotted,
+                hint="convert one of its bases (caps) or a job's saved .hydra/config.yaml instead",
             )
         if isinstance(value, DEP):
             computed = OmegaConf.select(composed, dotted, throw_on_missing=True)
@@ -94,23 +96,6 @@ def _strip_depth(text: str, parent_depth: int) -> str:
     return _DEP_STR_RE.sub(repl, text)
 
 
-def _import_path(obj: Any) -> Optional[Tuple[str, str]]:
-    """(module, qualname) when ``obj`` can be imported back by that name."""
-    if isinstance(obj, types.ModuleType):
-        return obj.__name__, ""
-    module = getattr(obj, "__module__", None)
-    qualname = getattr(obj, "__qualname__", None)
-    if not (isinstance(module, str) and isinstance(qualname, str)):
-        return None
-    if "<" in qualname or module.startswith("__"):
-        return None
-    mod = sys.modules.get(module)
-    target: Any = mod
-    for part in qualname.split("."):
-        target = getattr(target, part, None)
-    return (module, qualname) if target is obj else None
-
-
 # --------------------------------------------------------------------------- YAML
 
 
@@ -121,7 +106,7 @@ def _yaml_safe(value: Any, dotted: str, notes: List[str]) -> Any:
         return {k: _yaml_safe(v, f"{dotted}.{k}", notes) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_yaml_safe(v, f"{dotted}.{i}", notes) for i, v in enumerate(value)]
-    found = _import_path(value)
+    found = import_path(value)
     if found is not None:
         notes.append(f"{dotted}: Python object written as its import path")
         return ".".join(p for p in found if p)
@@ -131,14 +116,13 @@ def _yaml_safe(value: Any, dotted: str, notes: List[str]) -> Any:
         notes.append(f"{dotted}: Python object defined in the config written as its name (not importable)")
         return f"{module}.{qualname}"
     notes.append(f"{dotted}: Python object written as its str()")
-    return _ADDRESS_RE.sub("", str(value))
+    return strip_address(str(value))
 
 
 def _write_yaml(tree: Any, notes: List[str], src: str) -> str:
-    import yaml
+    from alchemy_resolvers.loading.yaml_loader import dump_yaml
 
-    safe = _yaml_safe(tree, "", notes)
-    body = yaml.safe_dump(safe, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    body = dump_yaml(_yaml_safe(tree, "", notes))
     header = [f"# Converted from {os.path.basename(src)} by alchemy_resolvers.convert"]
     for note in notes:
         header.append(f"# NOTE {note.lstrip('.')}")
@@ -148,96 +132,8 @@ def _write_yaml(tree: Any, notes: List[str], src: str) -> str:
 # ----------------------------------------------------------------------------- py
 
 
-def _attr_ok(key: Any) -> bool:
-    from alchemy_resolvers.authoring.config import Config
-
-    return (
-        isinstance(key, str)
-        and key.isidentifier()
-        and not keyword.iskeyword(key)
-        and not hasattr(Config, key)
-    )
-
-
-def _child(name: str, key: Any) -> str:
-    return f"{name}.{key}" if _attr_ok(key) else f"{name}[{key!r}]"
-
-
-class _Source:
-    """Python source for values; collects the imports it needs."""
-
-    def __init__(self) -> None:
-        self.imports: Set[str] = set()
-        self.failed: List[str] = []
-
-    def __call__(self, value: Any, dotted: str) -> Optional[str]:
-        if value is None or isinstance(value, (bool, int, str)):
-            return repr(value)
-        if isinstance(value, float):
-            if value != value or value in (float("inf"), float("-inf")):
-                return f"float({str(value)!r})"
-            return repr(value)
-        if isinstance(value, (list, tuple)):
-            parts = [self(v, f"{dotted}.{i}") for i, v in enumerate(value)]
-            if any(p is None for p in parts):
-                return None
-            inner = ", ".join(parts)  # type: ignore[arg-type]
-            if isinstance(value, tuple):
-                return "(" + inner + ("," if len(parts) == 1 else "") + ")"
-            return "[" + inner + "]"
-        if type(value) is dict:
-            items = []
-            for k, v in value.items():
-                ks, vs = self(k, dotted), self(v, f"{dotted}.{k}")
-                if ks is None or vs is None:
-                    return None
-                items.append(f"{ks}: {vs}")
-            return "{" + ", ".join(items) + "}"
-        found = _import_path(value)
-        if found is not None:
-            module, qualname = found
-            self.imports.add(f"import {module}")
-            return f"{module}.{qualname}" if qualname else module
-        return None
-
-
-def config_to_py_lines(cfg: Any, root: str = "cfg", source: Optional[_Source] = None) -> List[str]:
-    """AlchemyCat's text form of a Config: ``root = Config()``, then one line per leaf,
-    per whole subtree (``.override()``) and per empty subtree (``.empty_tree()``), in
-    tree order so that running the lines rebuilds the same key order. With ``source``,
-    leaves are written as Python source (a comment line when impossible); without, as
-    ``repr`` (``print(cfg)``)."""
-    from alchemy_resolvers.authoring.config import Config
-
-    lines = [f"{root} = {type(cfg).__name__}()"]
-
-    def walk(node: Any, name: str, dotted: str) -> None:
-        if node.is_whole:
-            lines.append(f"{name}.override()")
-        elif not node and name != root:
-            lines.append(f"{name}.empty_tree()")
-        for k, v in node.items():
-            child = _child(name, k)
-            child_dotted = f"{dotted}.{k}" if dotted else str(k)
-            if isinstance(v, Config):
-                walk(v, child, child_dotted)
-                continue
-            if source is None:
-                lines.append(f"{child} = {v!r}")
-                continue
-            text = source(v, child_dotted)
-            if text is None:
-                source.failed.append(child_dotted)
-                lines.append(f"# {child} = {_ADDRESS_RE.sub('', repr(v))}  # NOT WRITTEN: no Python source for this value")
-            else:
-                lines.append(f"{child} = {text}")
-
-    walk(cfg, root, "")
-    return lines
-
-
 def _write_py(tree: Any, notes: List[str], src: str) -> str:
-    source = _Source()
+    source = PySource()
     body = config_to_py_lines(tree, "cfg", source)
     for key in source.failed:
         notes.append(f"{key}: NOT WRITTEN (no Python source for this object)")
@@ -254,7 +150,7 @@ def convert(src: str, dst: str) -> List[str]:
     """Write ``src`` as ``dst`` (format from ``dst``'s extension); returns the notes."""
     ext = os.path.splitext(dst)[1].lower()
     if ext not in (".yaml", ".yml", ".py"):
-        raise ConvertError(f"{dst}: the target must end in .yaml, .yml or .py")
+        raise ConvertError(f"{dst}: the target must end in .yaml, .yml or .py", file=dst)
     tree, notes = to_plain(src)
     text = _write_yaml(tree, notes, src) if ext in (".yaml", ".yml") else _write_py(tree, notes, src)
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)

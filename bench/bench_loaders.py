@@ -3,7 +3,7 @@
 Loads the same OpenMMLab-style config (a chain of ``_base_`` files) with
 ``alchemy_resolvers.loading.mmcv.load_mmcv`` and with mmengine's ``Config.fromfile``,
 and an AlchemyCat-style experiment (caps chain + composed addon + DEPs) with
-``alchemy_resolvers.authoring.config.load_config`` (DEPs computed) and ``lower.load_for_hydra``
+``alchemy_resolvers.lowering.lower.load_config`` (DEPs computed) and ``lower.load_for_hydra``
 (what Hydra gets). Prints mean milliseconds per load and the ratio to mmengine.
 
     python bench/bench_loaders.py [--repeat N]
@@ -39,9 +39,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
 
-    from alchemy_resolvers.authoring.config import load_config
     from alchemy_resolvers.loading.mmcv import load_mmcv
-    from alchemy_resolvers.lowering.lower import load_for_hydra
+    from alchemy_resolvers.lowering.lower import load_config, load_for_hydra
 
     rows = [("hydra-alchemy load_mmcv", timed(lambda: load_mmcv(MMCV_CONFIG), args.repeat))]
     try:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from alchemy_resolvers import DEP, P_DEP, Cfg2Tune, Config, Param2Tune
-from alchemy_resolvers.authoring.config import CapsNotFoundError, load_config, load_tree
-from alchemy_resolvers.lowering.lower import lower
-from alchemy_resolvers.loading.common import ConfigExecutionError, InheritanceCycleError, UnsupportedConfigError
+from alchemy_resolvers.loading.alchemy import CapsNotFoundError, load_tree
+from alchemy_resolvers.loading.errors import ConfigExecutionError, InheritanceCycleError, UnsupportedConfigError
+from alchemy_resolvers.lowering.lower import load_config, lower
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alchemy"
 

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 import alchemy_resolvers  # noqa: F401 - registers the resolvers
 from alchemy_resolvers.loading.annotate import annotate_tree
-from alchemy_resolvers.authoring.config import load_config
+from alchemy_resolvers.lowering.lower import load_config
 from alchemy_resolvers.convert import convert, main
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "alchemy"

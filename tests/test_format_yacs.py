@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from yacs.config import CfgNode
 
-from alchemy_resolvers.loading.common import (
+from alchemy_resolvers.loading.errors import (
     BaseFileNotFoundError,
     ConfigExecutionError,
     InheritanceCycleError,
     UnsupportedConfigError,
     YacsKeyError,
     YacsTypeError,
-    load_foreign,
 )
+from alchemy_resolvers.loading.foreign import load_foreign
 from alchemy_resolvers.loading.yacs import (
     load_yacs,
     load_yacs_node,

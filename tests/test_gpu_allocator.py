@@ -286,6 +286,18 @@ def test_pool_sources_in_order(monkeypatch):
         resolve_pool(None, 1, probe_factory=lambda: fake(3))
 
 
+def test_unknown_gpu_id_is_a_settings_error_before_any_job(monkeypatch):
+    from alchemy_resolvers.errors import AlchemyError, SettingsError
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with pytest.raises(GpuPoolError) as e:
+        resolve_pool([0, 7], 1, probe_factory=lambda: fake(2))
+    assert isinstance(e.value, SettingsError) and isinstance(e.value, ValueError)
+    assert e.value.key == "hydra.launcher.gpus" and "'7'" in str(e.value)
+    assert "['0', '1']" in e.value.hint
+    assert issubclass(NvmlUnavailableError, AlchemyError) and issubclass(NvmlUnavailableError, RuntimeError)
+
+
 def test_fake_spec_formats_and_live_file(tmp_path):
     assert len(FakeProbe.from_spec("3").device_ids()) == 3
     p = FakeProbe.from_spec('[{"total_mb": 8000, "used_mb": 2000, "procs": 2}]')

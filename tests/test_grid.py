@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from alchemy_resolvers.grid.grid import Axis, Grid, GridError, display_keys, to_override_value
-from alchemy_resolvers.authoring.tune import Param2Tune, value_name, value_names
+from alchemy_resolvers.authoring.tune import Param2Tune
+from alchemy_resolvers.errors import AlchemyError, SettingsError
+from alchemy_resolvers.grid import Axis, Grid, GridError, display_keys, to_override_value
+from alchemy_resolvers.grid.names import value_name, value_names
 
 
 def axis(key, values, **kw):
@@ -150,7 +152,7 @@ def test_long_and_colliding_names_are_unique_and_stable():
     assert all(len(str(n)) <= 45 for n in names)
     # hashlib, not hash(): the same in a fresh process with another hash seed.
     code = (
-        "from alchemy_resolvers.authoring.tune import value_names;"
+        "from alchemy_resolvers.grid.names import value_names;"
         f"print(value_names([{long_a!r}, {long_b!r}, 1.0, '1.0']))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -198,22 +200,30 @@ def test_python_objects_become_value_interpolations():
     assert ax.names == ["dict", "(1, 2)", "{'a': 1}", "None", "plain"]
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["plain", "with space", "a,b", "a=b", "it's", 'say "hi"', "back\\slash", "trail\\", "1", "true",
-     "null", "", "${interp}", "x ${y} z", "[1]", "ü·-", "(paren)", "a:b"],
-)
-def test_string_overrides_round_trip(value):
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    text = to_override_value(value)
-    parsed = OverridesParser.create().parse_override(f"k={text}")
-    assert parsed.value() == value
-
-
 def test_priority_ties_keep_definition_order():
     grid = Grid([axis("a", [1, 2]), axis("b", [1, 2], priority=0), axis("c", [1])])
     # a: 0 (index), b: 0 (explicit), c: 2 -> a, b, c
     assert grid.keys == ["a", "b", "c"]
     combos = [tuple(grid.values(c)) for c in grid]
     assert combos == list(itertools.product([1, 2], [1, 2], [1]))
+
+
+def test_grid_errors_are_settings_errors():
+    # Wrong for the whole sweep: reported once, before any job, never as FAILED rows.
+    assert issubclass(GridError, SettingsError) and issubclass(GridError, AlchemyError)
+    assert issubclass(GridError, ValueError)
+    with pytest.raises(GridError) as e:
+        list(Grid([axis("a", [1, 2]), axis("b", [3, 4], subject_to="v + a > 100")]))
+    assert "subject_to" in str(e.value) and "fix:" in str(e.value)
+
+
+def test_string_spellings_need_no_hydra():
+    assert to_override_value("adam") == "adam"
+    assert to_override_value("resnet-50") == "resnet-50"
+    assert to_override_value("data/train.txt") == "data/train.txt"
+    assert to_override_value("with space") == "'with space'"
+    assert to_override_value("1") == "'1'"
+    assert to_override_value("Null") == "'Null'"
+    assert to_override_value("it's") == "'it\\'s'"
+    assert to_override_value([1, "a b", None]) == "[1,'a b',null]"
+    assert to_override_value({"k": 0.5}) == "{k:0.5}"

@@ -103,6 +103,43 @@ def test_failures_become_failed_results_and_the_others_finish(tmp_path):
     assert "job start job=3 mode=kill" in (sweep / "3" / "job.log").read_text()
     raised = (sweep / "1" / "job.log").read_text()
     assert "ValueError: boom from job 1" in raised and "app.py" in raised
+    # the traceback names the task's own file and line (not cloudpickle's <dynamic-code>),
+    # and the failure says where in the user's files it was raised
+    line = _line_of(APP, 'raise ValueError(f"boom')
+    assert f'File "{APP}", line {line}, in main' in raised and "<dynamic-code>" not in raised
+    assert f"raised ValueError: boom from job 1 at {APP}:{line}" in out
+
+
+def test_job_failed_error_keeps_its_fields_across_processes():
+    import pickle
+
+    from alchemy_resolvers.errors import AlchemyError
+    from hydra_plugins.alchemy_launcher._impl import JobFailedError
+
+    err = JobFailedError("job #1 raised ValueError: boom", job_idx=1, reason="raised ValueError",
+                         log_path="/x/job.log", task_location="/x/app.py:20")
+    back = pickle.loads(pickle.dumps(err))
+    assert isinstance(back, AlchemyError) and isinstance(back, RuntimeError)
+    assert (back.job_idx, back.task_location, back.file, str(back)) == (
+        1, "/x/app.py:20", "/x/app.py", "job #1 raised ValueError: boom")
+
+
+def test_task_location_is_the_innermost_frame_in_the_users_files(tmp_path):
+    from alchemy_resolvers.dispatch.payload import dumps, loads, task_location
+
+    mod = tmp_path / "user_task.py"
+    mod.write_text("def inner():\n    raise KeyError('k')\n\ndef main():\n    return dict(a=1)['b'] if 0 else inner()\n")
+    ns = {}
+    exec(compile(mod.read_text(), str(mod), "exec"), ns)
+    fn = loads(dumps(ns["main"]))  # by value, as a task from __main__ travels
+    with pytest.raises(KeyError) as e:
+        fn()
+    assert task_location(e.value) == f"{mod}:2"
+    assert fn.__code__.co_filename == str(mod)
+
+
+def _line_of(path, text):
+    return next(i for i, s in enumerate(Path(path).read_text().splitlines(), 1) if text in s)
 
 
 def test_busy_gpu_is_skipped_until_it_frees_up(tmp_path):
@@ -152,6 +189,84 @@ def test_without_nvml_gpu_jobs_fail_plainly_or_use_named_gpus(tmp_path):
                 "job=0,1", "dur=0.3", fake_gpus=None)
     assert "without checking memory or foreign processes" in p.stdout + p.stderr
     assert {r["cvd"] for r in records(tmp_path).values()} <= {"0", "1"}
+
+
+@pytest.mark.skipif(_nvml_works(), reason="NVML works here; this checks the no-GPU default")
+def test_default_gpus_per_job_auto_runs_cpu_jobs_where_nvml_sees_no_gpu(tmp_path):
+    p = run_app(tmp_path, "job=0,1", "dur=0.1", fake_gpus=None)
+    assert sorted(records(tmp_path)) == [0, 1]
+    assert {r["cvd"] for r in records(tmp_path).values()} == {None}
+    said = [ln for ln in (p.stdout + p.stderr).splitlines() if "gpus_per_job=auto" in ln]
+    assert len(said) == 1 and "CPU only" in said[0] and "NVML" in said[0], said
+
+
+def _refused_before_any_job(tmp_path, p, *words):
+    """One message, nonzero exit, no traceback, no job folder, no job started."""
+    assert p.returncode != 0
+    assert "Traceback" not in p.stderr, p.stderr
+    for word in words:
+        assert word in p.stderr, p.stderr
+    sweep = tmp_path / "sweep"
+    assert not sweep.exists() or not [d for d in sweep.iterdir() if d.is_dir()]
+    assert not (tmp_path / "records").exists() and "started #" not in p.stdout + p.stderr
+
+
+@pytest.mark.skipif(_nvml_works(), reason="NVML works here; this checks the no-NVML error")
+@pytest.mark.parametrize("sweeper", ["basic", "alchemy"])
+def test_explicit_gpus_per_job_without_nvml_fails_once_before_any_job(tmp_path, sweeper):
+    p = run_app(tmp_path, f"hydra/sweeper={sweeper}", "hydra.launcher.gpus_per_job=2", "job=0,1,2",
+                fake_gpus=None, check=False)
+    _refused_before_any_job(tmp_path, p, "hydra.launcher.gpus_per_job=0", "NVML")
+    assert "FAILED" not in p.stdout + p.stderr  # no FAILED rows either
+    frame = tmp_path / "sweep" / "metric_frame.csv"
+    assert not frame.exists() or "FAILED" not in frame.read_text()
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["hydra.launcher.gpus_per_job=1", "hydra.launcher.gpus=[0,5]"], ["'5'", "hydra.launcher.gpus"]),
+    (["hydra.launcher.gpus_per_job=3"], ["gpus_per_job=3", "only 2 GPU(s)"]),
+    (["hydra.launcher.n_jobs=-3"], ["hydra.launcher.n_jobs must be"]),
+    (["hydra.launcher.jobs_per_gpu=0"], ["hydra.launcher.jobs_per_gpu must be", "fix:"]),
+    (["hydra.launcher.timeout_min=0"], ["hydra.launcher.timeout_min must be"]),
+])
+def test_settings_wrong_for_the_whole_sweep_fail_once_before_any_job(tmp_path, overrides, words):
+    p = run_app(tmp_path, *overrides, "job=0,1", check=False)  # two fake GPUs
+    _refused_before_any_job(tmp_path, p, *words)
+
+
+PY_APP = APP.parent / "py_app.py"
+
+
+@pytest.mark.parametrize("sweeper", ["basic", "alchemy"])
+def test_python_config_runs_in_the_sweep_process_only(tmp_path, sweeper):
+    """Each job gets the config composed in the launcher, with the Python objects it
+    refers to: the config file never runs in a job's process."""
+    exec_log = tmp_path / "exec.log"
+    cmd = [sys.executable, "-Werror", str(PY_APP), "-m", f"hydra/sweeper={sweeper}",
+           "hydra/launcher=alchemy", "hydra.launcher.gpus_per_job=0", "hydra.launcher.n_jobs=2",
+           "x=1,2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    env = {**os.environ, "LAUNCHER_APP_EXEC_LOG": str(exec_log)}
+    p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    # (resolved: a sweeper may link job folders under a second name)
+    files = {f.resolve() for f in (tmp_path / "sweep").glob("*/seen.json")}
+    seen = [json.loads(f.read_text()) for f in files]
+    assert sorted((s["x"], s["double"], s["triple"]) for s in seen) == [(1, 2, 3), (2, 4, 6), (3, 6, 9)]
+    runs = exec_log.read_text().split()
+    assert runs and len(set(runs)) == 1, runs  # all in one process, the sweep's
+    assert not set(runs) & {str(s["pid"]) for s in seen}
+
+
+def test_unpicklable_config_object_fails_its_job_naming_file_and_key(tmp_path):
+    cmd = [sys.executable, str(PY_APP), "-m", "hydra/launcher=alchemy",
+           "hydra.launcher.gpus_per_job=0", "x=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    env = {**os.environ, "LAUNCHER_APP_EXEC_LOG": str(tmp_path / "exec.log"),
+           "LAUNCHER_APP_UNPICKLABLE": "1"}
+    p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    conf = APP.parent / "pyconf" / "counted.py"
+    assert f"{conf}: entry `lock` (lock) cannot be sent to the job's process" in p.stderr
+    assert not list((tmp_path / "sweep").glob("*/seen.json"))
 
 
 # ------------------------------------------------------- the dispatch loop itself

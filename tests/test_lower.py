@@ -253,3 +253,63 @@ def test_dep_strings_in_a_composed_py_addon_use_the_addon_root(tmp_path: Path) -
     assert (cfg.pkg.train.sched.warm, cfg.pkg.train.sched.main.T_max) == (3, 27)
     OmegaConf.update(cfg, "pkg.train.sched.epochs", 50)
     assert (cfg.pkg.train.sched.warm, cfg.pkg.train.sched.main.T_max) == (5, 45)
+
+
+# ------------------------------------------------------- what the config source serves
+
+
+def test_served_python_config_runs_once_and_callers_get_copies(tmp_path: Path) -> None:
+    import os
+
+    from alchemy_resolvers.lowering.config_dir import load_config_file
+
+    log = tmp_path / "runs.log"
+    (tmp_path / "base.py").write_text("from alchemy_resolvers import Config\ncfg = Config()\ncfg.a = 1\n")
+    cfg_py = tmp_path / "cfg.py"
+    cfg_py.write_text(
+        "from alchemy_resolvers import Config\n"
+        f"open({str(log)!r}, 'a').write('x\\n')\n"
+        "cfg = Config(caps='base.py')\ncfg.b = 2\n"
+    )
+    first = load_config_file(str(cfg_py))
+    first["b"] = "changed by a caller"
+    assert load_config_file(str(cfg_py)) == {"a": 1, "b": 2}
+    assert log.read_text().count("x") == 1
+    # A changed base (size and mtime) is noticed: the file runs again.
+    (tmp_path / "base.py").write_text("from alchemy_resolvers import Config\ncfg = Config()\ncfg.a = 10\n")
+    st = os.stat(tmp_path / "base.py")
+    os.utime(tmp_path / "base.py", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert load_config_file(str(cfg_py)) == {"a": 10, "b": 2}
+    assert log.read_text().count("x") == 2
+
+
+def test_one_yaml_loader_with_omegaconf_rules(tmp_path: Path) -> None:
+    from alchemy_resolvers.loading.alchemy import load_tree
+    from alchemy_resolvers.lowering.config_dir import load_config_file
+
+    (tmp_path / "c.yaml").write_text("lr: 1e-3\nday: 2024-01-31\n")
+    (tmp_path / "child.py").write_text("from alchemy_resolvers import Config\ncfg = Config(caps='c.yaml')\n")
+    for tree in (load_config_file(str(tmp_path / "c.yaml")), load_tree(tmp_path / "child.py"),
+                 load_config_file(str(tmp_path / "child.py"))):
+        assert tree["lr"] == 0.001 and tree["day"] == "2024-01-31"
+
+
+def test_tunable_config_gets_the_guard_and_the_sweeper_unless_it_chooses_one() -> None:
+    from alchemy_resolvers.lowering.config_dir import REQUIRE_MULTIRUN_CALLBACK, with_multirun_guard
+
+    tree = {"a": "${alchemy_param:p0}"}
+    out = with_multirun_guard(tree)
+    assert out["hydra"]["callbacks"]["alchemy_require_multirun"]["_target_"] == REQUIRE_MULTIRUN_CALLBACK
+    assert out["defaults"] == ["_self_", {"override /hydra/sweeper": "alchemy"}]
+    own = {"a": "${alchemy_param:p0}", "defaults": [{"override hydra/sweeper": "basic"}, "_self_"]}
+    assert with_multirun_guard(own)["defaults"] == own["defaults"]
+    assert with_multirun_guard({"a": 1}) == {"a": 1}
+
+
+def test_guard_names_a_class_that_exists() -> None:
+    import importlib
+
+    from alchemy_resolvers.lowering.config_dir import REQUIRE_MULTIRUN_CALLBACK
+
+    module, _, name = REQUIRE_MULTIRUN_CALLBACK.rpartition(".")
+    assert hasattr(importlib.import_module(module), name)

@@ -7,12 +7,9 @@ import math
 import openpyxl
 import pandas as pd
 
-from alchemy_resolvers.frame.metric_frame import (
-    MetricFrame,
-    StateFile,
-    to_metrics,
-    write_xlsx,
-)
+from alchemy_resolvers.frame.state import StateFile
+from alchemy_resolvers.frame.table import MetricFrame, to_metrics
+from alchemy_resolvers.frame.writers import write_xlsx
 
 
 def record(i, names, metrics, status="COMPLETED", error=None):
@@ -109,5 +106,18 @@ def test_xlsx_escapes_text_and_handles_odd_values(tmp_path):
     ws = openpyxl.load_workbook(path).active
     assert ws["A2"].value == "<a&b>"
     assert ws["B2"].value == "nan"
-    assert ws["A3"].value == "ctrl"
+    # A control character cannot be in a sheet: it is shown, not dropped or a crash.
+    assert ws["A3"].value == "\\x01ctrl"
     assert ws["B3"].value is True
+
+
+def test_xlsx_is_written_by_openpyxl_and_keeps_odd_text_as_text(tmp_path):
+    rows = [["=1+1", "a\x00b\x1fc\ud800"], ["x", "ValueError: boom (app.py:20)"]]
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(write_xlsx(["k", "error"], rows, 1))
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    assert ws.title == "metric_frame" and ws.freeze_panes == "A2"
+    assert ws["A2"].value == "=1+1" and ws["A2"].data_type == "s"  # text, not a formula
+    assert ws["B2"].value == "a\\x00b\\x1fc\\ud800"
+    assert ws["A1"].font.b and ws["A2"].font.b

@@ -173,3 +173,35 @@ def test_alchemycat_doc_examples_in_a_multirun(app: Path) -> None:
     proc = run(app, "loader.ini.batch_size=128,256,512", flags=("-m",) + docs("configs/mnist/base,sched_from_addon,2xbs,2÷epo/cfg"))
     got = sorted((c["loader"]["ini"]["batch_size"], c["opt"]["ini"]["lr"], c["sched"]["main"]["ini"]["T_max"]) for c in resolved(proc))
     assert got == [(128, 0.01, 13), (256, 0.02, 13), (512, 0.04, 13)]
+
+
+# ------------------------------------------------------ tunable configs in a sweep
+
+
+def test_sweep_executes_the_python_config_once(app: Path, tmp_path: Path) -> None:
+    """12 jobs, Hydra's basic launcher (in-process): the .py config runs once (Hydra's
+    start-up composition, then every job's composition served from the source's cache)."""
+    log = tmp_path / "exec.log"
+    proc = run_app(
+        app / "app.py", ["-m", "--config-name", "counted/cfg", "hydra/sweeper=alchemy", "hydra.sweep.dir=multi"],
+        cwd=app, env={"ALCHEMY_EXEC_LOG": str(log)},
+    )
+    assert len(resolved(proc)) == 12
+    assert len(log.read_text().splitlines()) == 1
+
+
+def test_tunable_primary_config_sweeps_with_m_alone(app: Path) -> None:
+    proc = run_app(app / "app.py", ["-m", "--config-name", "counted/cfg", "hydra.sweep.dir=multi"], cwd=app)
+    got = sorted((c["loader"]["batch_size"], c["sched"]["epochs"]) for c in resolved(proc))
+    assert got == sorted((b, e) for b in (32, 64, 128) for e in (1, 2, 3, 4))
+
+
+def test_tunable_group_options_sweep(app: Path) -> None:
+    # In its group's package: no hydra key, nothing added; the sweeper is chosen as usual.
+    proc = run(app, "+tunegrp=small", "hydra/sweeper=alchemy", flags=("-m",))
+    assert sorted(c["tunegrp"]["width"] for c in resolved(proc)) == [8, 16]
+    # At the root (`# @package _global_`): it picks the alchemy sweeper itself, and an
+    # explicit choice on the command line still works.
+    for extra in ((), ("hydra/sweeper=alchemy",)):
+        proc = run(app, "+exp_tune=wide", *extra, flags=("-m",))
+        assert sorted(c["loader"]["batch_size"] for c in resolved(proc)) == [16, 48]

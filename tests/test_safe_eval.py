@@ -33,8 +33,8 @@ from alchemy_resolvers.expr import (
     safe_eval,
 )
 
-# the module itself (the package may re-export the function under the same name)
-se = importlib.import_module("alchemy_resolvers.expr.evaluator")
+# the module that defines and caches ``_compile`` (the package exports only the API)
+parser = importlib.import_module("alchemy_resolvers.expr.parser")
 
 
 # --------------------------------------------------------------------------- doubles
@@ -249,10 +249,10 @@ def test_evaluation_errors_propagate_with_their_type(expr: str, error: type) -> 
 def test_parsed_expressions_are_cached() -> None:
     expr = "c.a * 3 + 0"
     ev(expr)
-    before = se._compile.cache_info().hits
+    before = parser._compile.cache_info().hits
     ev(expr)
     ev(expr)
-    assert se._compile.cache_info().hits == before + 2
+    assert parser._compile.cache_info().hits == before + 2
 
 
 # --------------------------------------------------------------------------- refusals
@@ -653,3 +653,21 @@ def test_fuzz_random_text_gives_clear_errors(text: str) -> None:
 @given(st.text(alphabet="()[]{}.,:;+-*/%<>=!~&|^@'\"0123456789acxl_ \n\\f", max_size=60))
 def test_fuzz_python_like_text_gives_clear_errors(text: str) -> None:
     _check_outcome(text)
+
+
+# --------------------------------------------------------------------------- error types
+
+def test_errors_are_alchemy_errors_and_keep_their_builtin_bases() -> None:
+    import pickle
+
+    from alchemy_resolvers.errors import AlchemyError
+
+    for cls in (UnsafeExpressionError, ExpressionSyntaxError, ExpressionNameError,
+                ExpressionLimitError):
+        assert issubclass(cls, AlchemyError) and issubclass(cls, ValueError)
+    assert issubclass(ExpressionNameError, NameError)
+    with pytest.raises(ExpressionNameError) as info:
+        ev("nope + 1")
+    assert str(info.value).startswith("name `nope` is not defined in dep expression")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert type(copy) is ExpressionNameError and str(copy) == str(info.value)

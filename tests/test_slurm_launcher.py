@@ -207,6 +207,9 @@ def test_failed_and_killed_jobs_come_back_as_failed_returns_in_order(
     assert "job #11" in str(raised) and "x=2" in str(raised)
     assert isinstance(raised.__cause__, RuntimeError)
     assert str(raised.__cause__) == "job asked to fail at x=2"
+    line = _line_of(APP, "raise RuntimeError(f\"job asked to fail")
+    assert raised.task_location == f"{APP}:{line}"
+    assert f'File "{APP}", line {line}, in record' in Path(raised.log_path).read_text()
     assert returns[1].cfg.x == 2  # the job's own config came back with it
 
     cancelled = returns[2]._return_value
@@ -243,6 +246,51 @@ def test_preempted_job_is_requeued_and_its_result_comes_back(
     assert "this job is preempted" in log and "Requeued job" in log
 
 
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, s in enumerate(path.read_text().splitlines(), 1) if text in s)
+
+
+@slow
+def test_a_task_that_raises_names_its_file_and_line(
+    slurm_cluster: SlurmCluster, tmp_path: Path  # noqa: F811
+) -> None:
+    """The task function lives in the app's __main__ and travels by value: the traceback
+    in the job's submitit log and the failure the sweep reports still name my_app.py."""
+    sweep = run_slurm_sweep(slurm_cluster, tmp_path, ["x=1,2", "fail_on=2", "sleep_s=0"],
+                            check=False)
+    assert sweep.proc.returncode != 0
+    line = _line_of(APP, "raise RuntimeError(f\"job asked to fail")
+    assert f"raised RuntimeError: job asked to fail at x=2 at {APP}:{line}" in sweep.proc.stderr
+    logs = [p.read_text() for p in (sweep.sweep_dir / ".submitit").glob("*/*_log.err")]
+    failed = [text for text in logs if "job asked to fail" in text]
+    assert failed and f'File "{APP}", line {line}, in record' in failed[0], logs
+    assert "<dynamic-code>" not in failed[0]
+
+
+@slow
+def test_python_config_runs_in_the_sweep_process_only(
+    slurm_cluster: SlurmCluster, tmp_path: Path  # noqa: F811
+) -> None:
+    """Jobs get the config composed in the launcher, with the objects it refers to."""
+    slurm_cluster.check_alive()
+    py_app = APPS_DIR / "launcher_app" / "py_app.py"
+    exec_log = tmp_path / "exec.log"
+    env = {**os.environ, "LAUNCHER_APP_EXEC_LOG": str(exec_log)}
+    env.pop("HYDRA_FULL_ERROR", None)
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", str(py_app), "-m", "hydra/launcher=alchemy_slurm",
+         "x=1,2,3", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # (resolved: a sweeper may link job folders under a second name)
+    files = {f.resolve() for f in (tmp_path / "sweep").glob("*/seen.json")}
+    seen = [json.loads(f.read_text()) for f in files]
+    assert sorted((s["x"], s["double"], s["triple"]) for s in seen) == [(1, 2, 3), (2, 4, 6), (3, 6, 9)]
+    runs = exec_log.read_text().split()
+    assert runs and len(set(runs)) == 1, runs
+    assert not set(runs) & {str(s["pid"]) for s in seen}
+
+
 def test_contradictory_gpu_options_are_refused_before_submission(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(APP), "-m", "hydra/launcher=alchemy_slurm", "x=1,2",
@@ -252,6 +300,7 @@ def test_contradictory_gpu_options_are_refused_before_submission(tmp_path: Path)
     )
     assert proc.returncode != 0
     assert "hydra.launcher.gpus_per_job=1 and hydra.launcher.gpus_per_node" in proc.stderr
+    assert "Traceback" not in proc.stderr  # one message (a SettingsError)
     assert not (tmp_path / "sweep" / ".submitit").exists()
 
 

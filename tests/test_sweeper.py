@@ -285,7 +285,7 @@ def test_group_caching_loader_composes_like_hydra():
     from hydra.core.utils import JobRuntime
     from hydra.types import RunMode
 
-    from hydra_plugins.alchemy_sweeper._impl import GroupCachingConfigLoader
+    from hydra_plugins.alchemy_sweeper._compose import GroupCachingConfigLoader
 
     JobRuntime.instance().set("name", "test")
     conf = REPO_ROOT / "tests" / "apps" / "sweep_app" / "conf"
@@ -308,9 +308,136 @@ def test_group_caching_loader_composes_like_hydra():
 
 
 def test_require_multirun_callback_fails_a_single_run_at_start():
-    from hydra_plugins.alchemy_sweeper._impl import RequireMultirunCallback
+    from hydra_plugins.alchemy_sweeper._guard import RequireMultirunCallback
 
     cfg = OmegaConf.create({"a": {"b": "${alchemy_param:p123}"}, "c": 1, "hydra": {"job": {"config_name": "tune"}}})
     with pytest.raises(SystemExit, match=r"config `tune` tunes `a.b` with Param2Tune.*-m hydra/sweeper=alchemy"):
         RequireMultirunCallback().on_run_start(config=cfg)
     RequireMultirunCallback().on_run_start(config=OmegaConf.create({"a": 1}))  # nothing to tune: fine
+
+
+# ----------------------------------------------------------------- override spellings (the Hydra side)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "with space", "a,b", "a=b", "it's", 'say "hi"', "back\\slash", "trail\\", "1", "true",
+     "null", "", "${interp}", "x ${y} z", "[1]", "ü·-", "(paren)", "a:b",
+     "NaN", "Inf", "x-1", "a.b/c", "_x", "e5", "1e5", "a+b", "50%", "a|b", "a@b", "$x", " lead", "trail "],
+)
+def test_string_overrides_round_trip(value):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from alchemy_resolvers.grid import to_override_value
+    from hydra_plugins.alchemy_sweeper._overrides import override_value
+
+    text = to_override_value(value)
+    parsed = OverridesParser.create().parse_override(f"k={text}")
+    assert parsed.value() == value
+    assert override_value(value, "k") == text  # the sweeper's check agrees
+
+
+# ----------------------------------------------------------------- each job composed once
+
+
+def test_each_job_is_composed_once_in_a_value_sweep(app):
+    # 12 jobs, one defaults list: the sweeper composes job 0 (to look for P_DEPs) and
+    # hands that config to the launcher; the launcher composes the other 11.
+    proc = sweep(app, "hydra/sweeper=alchemy", "sched.epochs=range(1,13)",
+                 "hydra.verbose=hydra_plugins.alchemy_sweeper")
+    out = proc.stdout + proc.stderr
+    assert len(runs(app)) == 12
+    assert "Composition: 12 job config(s) built, 1 of them handed to the launcher" in out
+    assert "1 defaults list(s) composed, 11 reused" in out
+
+
+def test_p_dep_jobs_are_composed_once(app):
+    proc = sweep(app, "--config-name", "tune_objects/cfg", "hydra/sweeper=alchemy",
+                 "hydra.verbose=hydra_plugins.alchemy_sweeper", script="py_app.py")
+    # Every job has a P_DEP: the sweeper composes each one, the launcher composes none.
+    assert "Composition: 6 job config(s) built, 6 of them handed to the launcher" in proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------- settings errors: once, before any job
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["hydra.sweeper.max_batch_size=0"], "hydra.sweeper.max_batch_size must be >= 1"),
+        (["+hydra.sweeper.priorities.nope=1"], "hydra.sweeper.priorities names ['nope'], which are not swept"),
+        (["+hydra.sweeper.max_jobs=3"], "hydra.sweeper.max_jobs is not a setting of the alchemy sweeper"),
+        (["--config-name", "tune_empty"], "the sweep has no legal combination"),
+        (["--config-name", "tune_bad_field"],
+         "hydra.sweeper.params.loader.ini.batch_size has unknown field(s) ['priorty']"),
+        (["--config-name", "tune_bad_order"], "reads `sched.epochs`, which comes later in the order"),
+    ],
+)
+def test_a_bad_setting_fails_once_before_any_job(app, args, message):
+    proc = sweep(app, "hydra/sweeper=alchemy", *args, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert proc.stderr.count(message) == 1
+    assert "Traceback" not in proc.stderr
+    assert not (app / "runs.log").exists()
+    out = app / "out"
+    assert not out.exists() or not [p for p in out.iterdir() if p.is_dir() or p.is_symlink()]
+    assert not (out / "metric_frame.csv").exists()
+
+
+def test_a_launcher_settings_error_propagates_and_leaves_no_rows(tmp_path):
+    from alchemy_resolvers.errors import SettingsError
+    from hydra_plugins.alchemy_sweeper._impl import SweepLoop
+
+    class Loader:
+        def load_sweep_config(self, master_config, sweep_overrides):
+            return OmegaConf.create({"x": 1})
+
+    class Launcher:
+        calls = 0
+
+        def launch(self, job_overrides, initial_job_idx):
+            Launcher.calls += 1
+            raise SettingsError("hydra.launcher.gpus_per_job=4, but this machine has no GPU",
+                                key="hydra.launcher.gpus_per_job")
+
+    class Context:
+        config_loader = Loader()
+
+    config = OmegaConf.create({"x": 1, "hydra": {"sweep": {"dir": str(tmp_path / "out"), "subdir": "${hydra.job.num}"},
+                                                 "runtime": {"choices": {}}}})
+    loop = SweepLoop(config=config, hydra_context=Context(), launcher=Launcher())
+    with pytest.raises(SettingsError, match="gpus_per_job"):
+        loop.run(["x=1,2,3"])
+    assert Launcher.calls == 1
+    out = tmp_path / "out"
+    assert not [p for p in out.iterdir() if p.is_dir() or p.is_symlink()]  # no job folders, no links
+    assert not (out / "metric_frame.csv").exists()  # no FAILED rows
+    assert len(loop.recorder.frame) == 0
+
+
+# ----------------------------------------------------------------- the error column names the task's line
+
+
+def test_error_column_names_the_tasks_file_and_line(app):
+    line = next(i for i, text in enumerate((app / "app.py").read_text().splitlines(), 1)
+                if 'raise RuntimeError(f"planned failure' in text)
+    sweep(app, "--config-name", "tune_bs_epoch,subject_to", check=False,
+          env={"SWEEP_APP_FAIL": "batch_size=128,epochs=15"})
+    df = read_frame(app / "out", 2)
+    assert df.loc[(128, 15), "error"] == f"RuntimeError: planned failure in batch_size=128,epochs=15 (app.py:{line})"
+
+
+def test_describe_failure_prefers_the_launchers_task_location():
+    from hydra_plugins.alchemy_sweeper._record import describe_failure
+
+    class JobFailedError(RuntimeError):
+        reason = "raised ValueError: boom"
+
+    err = JobFailedError("job #1 on GPU 0 (x=1) raised ValueError: boom; log: /x/job.log")
+    err.__cause__ = ValueError("boom")
+    err.task_location = "/somewhere/train.py:20"
+    assert describe_failure(err) == "ValueError: boom (train.py:20)"
+    killed = JobFailedError("job #2 (x=2) was killed by SIGKILL")
+    killed.reason = "was killed by SIGKILL"
+    assert describe_failure(killed) == "JobFailedError: job #2 (x=2) was killed by SIGKILL"

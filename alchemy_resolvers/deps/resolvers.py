@@ -23,6 +23,7 @@ from omegaconf import DictConfig, ListConfig, Node, OmegaConf
 from omegaconf.errors import ConfigKeyError, InterpolationResolutionError
 
 from alchemy_resolvers._compat import register_resolver
+from alchemy_resolvers.errors import AlchemyError
 from alchemy_resolvers.expr import Lookup, safe_eval
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 ROOT_DEPTH = -1
 
 
-class DepError(ValueError):
+class DepError(AlchemyError, ValueError):
     """A dependency could not be computed; the message names the entry that holds it."""
 
 

@@ -1,4 +1,5 @@
 """Run jobs as fresh processes, as soon as GPU (or CPU) slots free up."""
-from alchemy_resolvers.dispatch.pool import Dispatcher, Outcome, Prepared, ProcessJob, Progress
+from alchemy_resolvers.dispatch.pool import Dispatcher, Outcome, Prepared, ProcessJob
+from alchemy_resolvers.dispatch.progress import Progress
 
 __all__ = ["Dispatcher", "Outcome", "Prepared", "ProcessJob", "Progress"]

@@ -16,106 +16,20 @@ foreign processes and memory when ``block=True``.
 """
 from __future__ import annotations
 
-import errno
-import fcntl
-import json
 import logging
 import os
-import re
-import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from .probe import GpuProbe, GpuReading, NvmlUnavailableError, make_probe
+from .leases import Lease, LeaseDir
+from .probe import GpuPoolError, GpuProbe, GpuReading, NvmlUnavailableError, make_probe
 
 log = logging.getLogger(__name__)
-
-#: Environment variable naming the directory of lease files.
-LEASE_DIR_ENV = "HYDRA_ALCHEMY_LEASE_DIR"
 
 #: ``memory_need=-1`` means "nearly all of it": this share of the GPU's total memory
 #: (divided among ``jobs_per_gpu`` slots) must be free.
 NEARLY_ALL = 0.95
-
-
-class GpuPoolError(ValueError):
-    """The GPUs to use cannot be determined or cannot ever fit a job."""
-
-
-def default_lease_dir() -> Path:
-    env = os.environ.get(LEASE_DIR_ENV)
-    if env:
-        return Path(env)
-    return Path(f"/tmp/hydra-alchemy-gpu-leases-{os.getuid()}")
-
-
-def _safe_name(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", key)
-
-
-@dataclass
-class Lease:
-    """One held (gpu, slot); :attr:`fd` is the flock-ed descriptor."""
-
-    gpu: str
-    key: str
-    slot: int
-    path: Path
-    fd: int
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # closing the last descriptor drops the flock
-            self.fd = -1
-
-
-class LeaseDir:
-    """Non-blocking flock leases in one directory."""
-
-    def __init__(self, path: Optional[Path] = None) -> None:
-        self.path = Path(path) if path is not None else default_lease_dir()
-        try:
-            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as e:
-            raise GpuPoolError(
-                f"cannot create the GPU lease directory {self.path}: {e}; "
-                f"point {LEASE_DIR_ENV} to a writable directory"
-            ) from e
-
-    def slot_path(self, key: str, slot: int) -> Path:
-        return self.path / f"{_safe_name(key)}.slot{slot}.lease"
-
-    def try_take(self, gpu: str, key: str, slot: int, holder: str = "") -> Optional[Lease]:
-        path = self.slot_path(key, slot)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return None
-            raise
-        # Who holds it, for a human looking at the directory; nothing reads it back.
-        info = json.dumps(
-            {"host": socket.gethostname(), "pid": os.getpid(), "gpu": gpu,
-             "slot": slot, "since": time.time(), "holder": holder}
-        )
-        try:
-            # Fixed width instead of ftruncate, which costs milliseconds on some filesystems.
-            os.pwrite(fd, info.encode()[:511].ljust(511) + b"\n", 0)
-        except OSError:
-            pass
-        return Lease(gpu=gpu, key=key, slot=slot, path=path, fd=fd)
-
-    def is_free(self, key: str, slot: int) -> bool:
-        """Whether nobody holds the slot right now (for tests and diagnostics)."""
-        lease = self.try_take("?", key, slot)
-        if lease is None:
-            return False
-        lease.release()
-        return True
 
 
 @dataclass
@@ -171,17 +85,19 @@ class SlotAllocator:
     ) -> None:
         self.pool = [str(g).strip() for g in pool]
         if len(set(self.pool)) != len(self.pool):
-            raise GpuPoolError(f"the GPU pool {self.pool} names a GPU twice")
+            raise GpuPoolError(f"the GPU pool {self.pool} names a GPU twice", key="hydra.launcher.gpus")
         if gpus_per_job < 1:
-            raise GpuPoolError(f"gpus_per_job must be >= 1 for a GPU allocator, got {gpus_per_job}")
+            raise GpuPoolError(f"gpus_per_job must be >= 1 for a GPU allocator, got {gpus_per_job}",
+                               key="hydra.launcher.gpus_per_job")
         if gpus_per_job > len(self.pool):
             raise GpuPoolError(
                 f"gpus_per_job={gpus_per_job} but the GPU pool has only {len(self.pool)} "
                 f"GPU(s) {self.pool}; lower hydra.launcher.gpus_per_job or add GPUs "
-                f"to hydra.launcher.gpus"
+                f"to hydra.launcher.gpus", key="hydra.launcher.gpus_per_job"
             )
         if jobs_per_gpu < 1:
-            raise GpuPoolError(f"jobs_per_gpu must be >= 1, got {jobs_per_gpu}")
+            raise GpuPoolError(f"jobs_per_gpu must be >= 1, got {jobs_per_gpu}",
+                               key="hydra.launcher.jobs_per_gpu")
         self.gpus_per_job = gpus_per_job
         self.jobs_per_gpu = jobs_per_gpu
         self.probe = probe
@@ -214,7 +130,7 @@ class SlotAllocator:
                 f"memory_need={self.memory_need:g} MB can never be met: only {len(fits)} GPU(s) "
                 f"of the pool {self.pool} have that much memory in total (GPU {r.gpu}: "
                 f"{r.total_mb:.0f} MB), and a job needs {self.gpus_per_job}; lower "
-                f"hydra.launcher.memory_need"
+                f"hydra.launcher.memory_need", key="hydra.launcher.memory_need"
             )
 
     def _need(self, r: GpuReading) -> float:
@@ -324,7 +240,7 @@ class SlotAllocator:
 # ------------------------------------------------------------------------ pools
 
 
-def _split_gpus(value: Any) -> List[str]:
+def split_gpus(value: Any) -> List[str]:
     if value is None:
         return []
     if isinstance(value, (int,)):
@@ -347,16 +263,16 @@ def resolve_pool(
     the probe sees.
     """
     if gpus is not None:
-        pool, source = _split_gpus(gpus), "hydra.launcher.gpus"
+        pool, source = split_gpus(gpus), "hydra.launcher.gpus"
     elif "CUDA_VISIBLE_DEVICES" in os.environ:
-        pool, source = _split_gpus(os.environ["CUDA_VISIBLE_DEVICES"]), "CUDA_VISIBLE_DEVICES"
+        pool, source = split_gpus(os.environ["CUDA_VISIBLE_DEVICES"]), "CUDA_VISIBLE_DEVICES"
     else:
         pool, source = [], ""
     if source and not pool:
         raise GpuPoolError(
             f"gpus_per_job={gpus_per_job} but {source} names no GPU; name some "
             f"(hydra.launcher.gpus=[0,1]) or run CPU-only jobs with "
-            f"hydra.launcher.gpus_per_job=0"
+            f"hydra.launcher.gpus_per_job=0", key="hydra.launcher.gpus"
         )
     try:
         probe: Optional[GpuProbe] = probe_factory()
@@ -367,7 +283,8 @@ def resolve_pool(
                 f"were named and NVML cannot list them ({e}). For CPU-only jobs set "
                 f"hydra.launcher.gpus_per_job=0; to use GPUs without NVML name them with "
                 f"hydra.launcher.gpus=[0,1] or CUDA_VISIBLE_DEVICES (they are then handed "
-                f"out in order, without checking that they are idle)."
+                f"out in order, without checking that they are idle).",
+                key="hydra.launcher.gpus_per_job",
             ) from e
         return pool, None, (
             f"NVML is not available ({e}): GPUs {pool} from {source} are handed out in "
@@ -379,7 +296,26 @@ def resolve_pool(
             probe.close()
             raise GpuPoolError(
                 f"hydra/launcher=alchemy: gpus_per_job={gpus_per_job} but NVML sees no GPU; "
-                f"set hydra.launcher.gpus_per_job=0 for CPU-only jobs"
+                f"set hydra.launcher.gpus_per_job=0 (or auto) for CPU-only jobs",
+                key="hydra.launcher.gpus_per_job",
             )
+    else:
+        _check_known(pool, probe, source)
     return pool, probe, None
+
+
+def _check_known(pool: List[str], probe: GpuProbe, source: str) -> None:
+    """Refuse a GPU the probe does not know, before any job starts."""
+    for gpu in pool:
+        try:
+            probe.key(gpu)
+        except ValueError as e:
+            known = probe.device_ids()
+            probe.close()
+            raise GpuPoolError(
+                f"{source} names GPU {gpu!r}, which the {probe.name} probe does not know: {e}",
+                key="hydra.launcher.gpus" if source == "hydra.launcher.gpus" else None,
+                hint=f"name GPUs from {known}, or run CPU-only jobs with "
+                     f"hydra.launcher.gpus_per_job=0",
+            ) from e
 

@@ -16,12 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from alchemy_resolvers.errors import AlchemyError, SettingsError
+
 #: Environment variable that replaces NVML by simulated GPUs (testing aid).
 FAKE_GPUS_ENV = "HYDRA_ALCHEMY_FAKE_GPUS"
 
 
-class NvmlUnavailableError(RuntimeError):
+class NvmlUnavailableError(AlchemyError, RuntimeError):
     """NVML could not be loaded or initialised (no driver, no GPU, no nvidia-ml-py)."""
+
+
+class GpuPoolError(SettingsError):
+    """The GPUs to use cannot be determined or cannot ever fit a job: a setting wrong
+    for the whole sweep (``key`` names it), found before any job starts."""
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,12 @@ Where we are deliberately better than mmengine:
 
 - ``{{_base_.x}}`` inside a larger string (``'{{_base_.data_root}}images/'``) gives
   the text with the value put in when the value is a ``str``/``int``/``float``, and a
-  :class:`~alchemy_resolvers.loading.common.BaseReferenceError` otherwise; mmengine leaves
+  :class:`~alchemy_resolvers.loading.errors.BaseReferenceError` otherwise; mmengine leaves
   its random placeholder in the string (or fails to parse a double-quoted string).
   Written as a whole quoted string (``'{{_base_.x}}'``) it substitutes the value, as
   the unquoted form does. A reference may index a list (``{{_base_.pipeline.0}}``).
 - Errors name the file: syntax errors and exceptions raised while a config runs carry
-  ``file:line`` (:class:`~alchemy_resolvers.loading.common.ConfigExecutionError`, original
+  ``file:line`` (:class:`~alchemy_resolvers.loading.errors.ConfigExecutionError`, original
   chained); a missing base names the file asking for it and the path looked for; a
   duplicate key names the key and both base files; a dict over a non-dict names the
   file and the dotted key; a cycle of bases is an error instead of a RecursionError.
@@ -44,52 +44,58 @@ imported), mmengine's refusal of the reserved top-level keys ``filename``, ``tex
 ``pretty_text`` and ``env_variables``, and mmengine's switch to "lazy import" mode for
 a plain config that imports a non-standard-library module (we run such a file as
 written). The newer ``with read_base(): from .base import *`` style is supported for
-relative imports of sibling config files (see :func:`_exec_read_base`), without
+relative imports of sibling config files (see :mod:`~alchemy_resolvers.loading.mmcv_read_base`), without
 mmengine's ``LazyObject`` for other imports.
 
 Python configs are code: they run with the full interpreter (as in mmengine), each
 time in a fresh namespace, never imported as a module, so loading one file twice or a
 base and then its child gives the same result as loading each alone. YAML and JSON
-files are read with safe loaders only.
+files are read with the one YAML loader (OmegaConf's rules) and ``json``.
+
+The pieces: text substitutions and the ``_base_`` dict in ``mmcv_support``, the
+``read_base()`` style in ``mmcv_read_base``; this module loads files and merges.
 """
 from __future__ import annotations
 
 import ast
 import copy
-import io
 import os
-import re
 import sys
-import tokenize
 import types
-import uuid
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from alchemy_resolvers.loading.common import (
+from alchemy_resolvers.loading import cycles
+from alchemy_resolvers.loading.common import compile_config, run_config
+from alchemy_resolvers.loading.errors import (
     BaseFileNotFoundError,
     BaseMergeTypeError,
     BaseReferenceError,
     ConfigExecutionError,
+    ConfigFileNotFoundError,
     DuplicateBaseKeyError,
-    InheritanceCycleError,
     UnsupportedConfigError,
-    parse_data_text,
-    error_line,
-    compile_config,
-    run_config,
 )
+from alchemy_resolvers.loading.mmcv_read_base import exec_read_base, has_read_base
+from alchemy_resolvers.loading.mmcv_support import (
+    BASE_KEY,
+    REF_FUNC as _REF_FUNC,
+    AttrDict as _AttrDict,
+    lookup_base as _lookup_base,
+    pre_substitute_base_refs as _pre_substitute_base_refs,
+    substitute_base_refs as _substitute_base_refs,
+    substitute_env_vars as _substitute_env_vars,
+    substitute_predefined_vars as _substitute_predefined_vars,
+    to_plain as _to_plain,
+    type_name as _type_name,
+)
+from alchemy_resolvers.loading.yaml_loader import parse_data_text
 
 __all__ = ["load_mmcv"]
 
-BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
 DEPRECATION_KEY = "_deprecation_"
 _EXTS = (".py", ".json", ".yaml", ".yml")
-
-_BASE_REF_RE = re.compile(r"\{\{\s*" + BASE_KEY + r"\.([\w\.]+)\s*\}\}")
-_REF_FUNC = "__mmcv_base_ref__"
-_ENV_RE = re.compile(r"\{\{[\'\"]?\s*\$(\w+)\s*\:\s*(\S*?)\s*[\'\"]?\}\}")
 
 
 def load_mmcv(path: "str | os.PathLike[str]") -> dict:
@@ -101,67 +107,8 @@ def load_mmcv(path: "str | os.PathLike[str]") -> dict:
     """
     filename = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if not os.path.isfile(filename):
-        raise FileNotFoundError(f"MMCV config file not found: {filename}")
+        raise ConfigFileNotFoundError(f"MMCV config file not found: {filename}", file=filename)
     return _to_plain(_file2dict(filename, ()))
-
-
-class _AttrDict(dict):
-    """What a config sees as ``_base_``: a dict with attribute access, all the way down.
-
-    mmengine hands configs a ``ConfigDict`` (an ``addict.Dict``); configs write
-    ``_base_.model.backbone.depth`` and ``_base_.train_pipeline[0].type``, so nested
-    dicts, also inside lists and tuples, get attribute access too. It never leaves
-    this module: :func:`_to_plain` turns it back into ``dict``.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    @classmethod
-    def _hook(cls, item: Any) -> Any:
-        if isinstance(item, dict) and not isinstance(item, _AttrDict):
-            return cls(item)
-        if type(item) in (list, tuple):
-            return type(item)(cls._hook(elem) for elem in item)
-        return item
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, self._hook(value))
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(
-                f"'_base_' config has no key {name!r} (keys: {sorted(map(str, self))})"
-            ) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "_AttrDict":
-        other = _AttrDict()
-        memo[id(self)] = other
-        for key, value in self.items():
-            dict.__setitem__(other, copy.deepcopy(key, memo), copy.deepcopy(value, memo))
-        return other
-
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def copy(self) -> "_AttrDict":  # type: ignore[override]
-        other = _AttrDict()
-        dict.update(other, self)
-        return other
 
 
 # ---------------------------------------------------------------------------- loading
@@ -169,10 +116,7 @@ class _AttrDict(dict):
 
 def _file2dict(filename: str, chain: Tuple[str, ...]) -> dict:
     """Load one config file merged onto its bases; ``chain`` is the files loading it."""
-    if filename in chain:
-        cycle = " -> ".join(chain[chain.index(filename):] + (filename,))
-        raise InheritanceCycleError(f"_base_ inheritance cycle: {cycle}")
-    chain = chain + (filename,)
+    chain = cycles.enter(chain, filename, "_base_ inheritance")
     ext = os.path.splitext(filename)[1]
     if ext not in _EXTS:
         raise UnsupportedConfigError(
@@ -186,8 +130,8 @@ def _file2dict(filename: str, chain: Tuple[str, ...]) -> dict:
 
     if ext == ".py":
         tree = _parse_python(text, filename)
-        if _has_read_base(tree):
-            cfg_dict = _exec_read_base(tree, filename, chain)
+        if has_read_base(tree):
+            cfg_dict = exec_read_base(tree, filename, chain, _file2dict)
             base_cfg: dict = _AttrDict()
         else:
             base_files = _python_base_files(tree, filename)
@@ -266,211 +210,6 @@ def _normalise_base_files(value: Any, filename: str) -> List[str]:
             )
     return files
 
-
-# ------------------------------------------------------------------ text substitutions
-
-
-def _substitute_predefined_vars(text: str, filename: str) -> str:
-    dirname = os.path.dirname(filename)
-    basename = os.path.basename(filename)
-    values = {
-        "fileDirname": dirname,
-        "fileBasename": basename,
-        "fileBasenameNoExtension": os.path.splitext(basename)[0],
-        "fileExtname": os.path.splitext(filename)[1],
-    }
-    for key, value in values.items():
-        value = value.replace("\\", "/")
-        text = re.sub(r"\{\{\s*" + key + r"\s*\}\}", lambda _m, v=value: v, text)
-    return text
-
-
-def _substitute_env_vars(text: str, filename: str) -> str:
-    def replace(match: "re.Match[str]") -> str:
-        name, default = match.group(1), match.group(2)
-        value = os.environ.get(name, default)
-        if not value:
-            raise UnsupportedConfigError(
-                f"{filename}: environment variable {name!r} used in the config is not "
-                f"set and has no default; set it, or write {{{{${name}:DEFAULT}}}}"
-            )
-        return value
-
-    return _ENV_RE.sub(replace, text)
-
-
-class _Refs:
-    """The ``{{_base_.x}}`` references of one file, replaced by placeholder tokens."""
-
-    def __init__(self) -> None:
-        self.prefix = f"_base_ref_{uuid.uuid4().hex[:10]}_"
-        self.by_token: Dict[str, str] = {}
-        self.pattern: Optional["re.Pattern[str]"] = None
-
-    def token(self, dotted: str) -> str:
-        tok = f"{self.prefix}{len(self.by_token)}_"
-        self.by_token[tok] = dotted
-        self.pattern = None
-        return tok
-
-    def regex(self) -> "re.Pattern[str]":
-        if self.pattern is None:
-            self.pattern = re.compile(re.escape(self.prefix) + r"\d+_")
-        return self.pattern
-
-    def __bool__(self) -> bool:
-        return bool(self.by_token)
-
-
-def _pre_substitute_base_refs(text: str, filename: str, ext: str) -> Tuple[str, _Refs]:
-    """Replace each ``{{_base_.x}}`` by a token the file can still be parsed with.
-
-    In Python code outside string literals the reference becomes a call
-    ``__mmcv_base_ref__("a.b")`` that returns (a copy of) the base value while the
-    config runs, so ``num_classes = {{_base_.num_classes}} + 1`` works (mmengine
-    substitutes only after the file ran, so there it concatenates a placeholder
-    string). In JSON outside strings it becomes a quoted token (valid JSON). Inside a
-    string literal, and everywhere in YAML (where a bare word is a string), the token
-    is written bare, which keeps the literal valid and lets
-    :func:`_substitute_base_refs` find it, whole or inside longer text.
-    """
-    refs = _Refs()
-    matches = list(_BASE_REF_RE.finditer(text))
-    if not matches:
-        return text, refs
-    if ext == ".py":
-        spans = _python_string_spans(text)
-    elif ext == ".json":
-        spans = _json_string_spans(text)
-    else:
-        spans = None  # YAML: always bare
-    out: List[str] = []
-    last = 0
-    for m in matches:
-        inside = spans is None or any(s <= m.start() < e for s, e in spans)
-        out.append(text[last:m.start()])
-        if inside:
-            out.append(refs.token(m.group(1)))
-        elif ext == ".py":
-            out.append(f"{_REF_FUNC}({m.group(1)!r})")
-        else:
-            out.append(f'"{refs.token(m.group(1))}"')
-        last = m.end()
-    out.append(text[last:])
-    return "".join(out), refs
-
-
-def _python_string_spans(text: str) -> List[Tuple[int, int]]:
-    """Character spans of string literals and comments in Python source."""
-    # Lines as the tokenizer sees them (str.splitlines would also split at form feeds).
-    line_starts = [0]
-    for line in io.StringIO(text):
-        line_starts.append(line_starts[-1] + len(line))
-
-    def offset(pos: Tuple[int, int]) -> int:
-        row, col = pos
-        return line_starts[row - 1] + col if row - 1 < len(line_starts) else len(text)
-
-    kinds = {tokenize.STRING, tokenize.COMMENT}
-    for name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END"):
-        if hasattr(tokenize, name):
-            kinds.add(getattr(tokenize, name))
-    spans = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type in kinds:
-                spans.append((offset(tok.start), offset(tok.end)))
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        pass  # the parse that follows reports the error with file and line
-    return spans
-
-
-def _json_string_spans(text: str) -> List[Tuple[int, int]]:
-    spans = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == '"':
-            start = i
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-            spans.append((start, i + 1))
-        i += 1
-    return spans
-
-
-def _lookup_base(base_cfg: Any, dotted: str, where: str) -> Any:
-    value = base_cfg
-    walked: List[str] = []
-    for part in dotted.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, (list, tuple)) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            at = "_base_" + "".join("." + w for w in walked)
-            if isinstance(value, dict):
-                have = f"it has keys {sorted(map(str, value))}"
-            else:
-                have = f"it is of type {_type_name(value)}"
-            raise BaseReferenceError(
-                f"{where}: {{{{_base_.{dotted}}}}} refers to a key the bases do not "
-                f"define: {at} has no {part!r} ({have})"
-            )
-        walked.append(part)
-    return value
-
-
-def _substitute_base_refs(cfg: dict, refs: _Refs, base_cfg: dict, filename: str) -> dict:
-    pattern = refs.regex()
-
-    def in_text(s: str) -> str:
-        def repl(m: "re.Match[str]") -> str:
-            dotted = refs.by_token[m.group(0)]
-            value = _lookup_base(base_cfg, dotted, filename)
-            if not isinstance(value, (str, int, float)):
-                raise BaseReferenceError(
-                    f"{filename}: {{{{_base_.{dotted}}}}} is used inside the text "
-                    f"{s_orig!r}, but its value is of type {_type_name(value)} "
-                    f"({_to_plain(value)!r}); "
-                    "only str, int and float values can be put into a string. Use the "
-                    "reference as a whole value instead"
-                )
-            return str(value)
-
-        s_orig = pattern.sub(lambda m: "{{_base_." + refs.by_token[m.group(0)] + "}}", s)
-        return pattern.sub(repl, s)
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            if value in refs.by_token:
-                return copy.deepcopy(_lookup_base(base_cfg, refs.by_token[value], filename))
-            if pattern.search(value):
-                return in_text(value)
-            return value
-        if isinstance(value, dict):
-            out = {}
-            for k, v in value.items():
-                if isinstance(k, str) and pattern.search(k):
-                    k = in_text(k)
-                out[k] = walk(v)
-            if type(value) is not dict:
-                try:
-                    rebuilt = type(value)()
-                    rebuilt.update(out)
-                    return rebuilt
-                except Exception:
-                    return out
-            return out
-        if type(value) is list:
-            return [walk(v) for v in value]
-        if type(value) is tuple:
-            return tuple(walk(v) for v in value)
-        return value
-
-    return walk(cfg)
-
-
 # ------------------------------------------------------------------------ python files
 
 
@@ -535,98 +274,6 @@ def _run(tree: ast.Module, filename: str, namespace: Dict[str, Any]) -> None:
     run_config(compile_config(tree, filename), filename, namespace, passthrough=(BaseReferenceError,))
 
 
-# ----------------------------------------------------- read_base() (lazy-import style)
-
-
-def _is_read_base_with(node: ast.AST) -> bool:
-    if not isinstance(node, ast.With) or len(node.items) != 1:
-        return False
-    expr = node.items[0].context_expr
-    if not isinstance(expr, ast.Call):
-        return False
-    func = expr.func
-    return (isinstance(func, ast.Name) and func.id == "read_base") or (
-        isinstance(func, ast.Attribute) and func.attr == "read_base"
-    )
-
-
-def _has_read_base(tree: ast.Module) -> bool:
-    return any(_is_read_base_with(n) for n in tree.body)
-
-
-def _exec_read_base(tree: ast.Module, filename: str, chain: Tuple[str, ...]) -> dict:
-    """Run a config written in mmengine's newer style::
-
-        with read_base():
-            from .._base_.models.resnet50 import *
-            from .._base_.schedules.sgd import optim_wrapper as optim
-
-    Each relative import inside ``read_base()`` names a sibling config file
-    (``from ..a.b import x`` is ``../a/b.py``); that file is loaded by this module (in
-    a fresh namespace, with its own bases) and the imported names are bound in this
-    file's namespace, as deep copies, before the rest of it runs. The result is the
-    namespace after the file ran; names imported from bases are kept (they are the
-    inherited config, as in mmengine). Other imports run as ordinary Python imports:
-    mmengine's ``LazyObject`` (which turns ``from torch.optim import SGD`` into the
-    string ``'torch.optim.SGD'`` in ``to_dict()``) is not reproduced, and top-level
-    modules and functions are dropped as in the ``_base_`` style (mmengine's lazy mode
-    keeps them in the dict, where they are of no use to a config tree).
-    ``from mmengine.config import read_base`` is skipped, so mmengine need not be
-    installed.
-    """
-    namespace: Dict[str, Any] = {"__file__": filename, "__name__": "__config__"}
-    body: List[ast.stmt] = []
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and any(a.name == "read_base" for a in node.names):
-            # ``from mmengine.config import read_base`` only serves the ``with``
-            # block we interpret here: drop it, so mmengine need not be installed.
-            names = [a for a in node.names if a.name != "read_base"]
-            if not names:
-                continue
-            node = ast.ImportFrom(module=node.module, names=names, level=node.level)
-        if not _is_read_base_with(node):
-            body.append(node)
-            continue
-        for stmt in node.body:  # type: ignore[attr-defined]
-            if not isinstance(stmt, ast.ImportFrom) or stmt.level == 0:
-                raise UnsupportedConfigError(
-                    f"{filename}:{stmt.lineno}: only relative imports of config files "
-                    "(`from .base import *`) are supported inside `with read_base():`"
-                )
-            parts = (stmt.module or "").split(".") if stmt.module else []
-            base_path = os.path.normpath(
-                os.path.join(
-                    os.path.dirname(filename), *([".."] * (stmt.level - 1)), *parts
-                )
-                + ".py"
-            )
-            if not os.path.isfile(base_path):
-                raise BaseFileNotFoundError(
-                    f"{filename}:{stmt.lineno}: read_base() import "
-                    f"{'.' * stmt.level}{stmt.module or ''} not found (looked for {base_path})"
-                )
-            base_cfg = _file2dict(base_path, chain)
-            for alias in stmt.names:
-                if alias.name == "*":
-                    for key, value in base_cfg.items():
-                        namespace[key] = _AttrDict._hook(copy.deepcopy(value))
-                    continue
-                if alias.name not in base_cfg:
-                    raise BaseReferenceError(
-                        f"{filename}:{stmt.lineno}: cannot import {alias.name!r} from "
-                        f"{base_path}: the config defines {sorted(base_cfg)}"
-                    )
-                namespace[alias.asname or alias.name] = _AttrDict._hook(
-                    copy.deepcopy(base_cfg[alias.name])
-                )
-    module = ast.Module(body=body, type_ignores=[])
-    ast.fix_missing_locations(module)
-    _run(module, filename, namespace)
-    return {
-        k: v for k, v in namespace.items() if not (isinstance(k, str) and k.startswith("__"))
-    }
-
-
 # ------------------------------------------------------------------------------ merge
 
 
@@ -655,24 +302,3 @@ def _merge_a_into_b(a: dict, b: dict, filename: str, path: Tuple[str, ...]) -> d
     return b
 
 
-def _type_name(value: Any) -> str:
-    return "dict" if isinstance(value, dict) else type(value).__name__
-
-
-def _to_plain(value: Any) -> Any:
-    """Turn every dict (``_AttrDict``, ``OrderedDict``, ...) into a ``dict``, recursively.
-
-    Mirrors mmengine's ``to_dict()``: every ``dict`` instance becomes a plain dict,
-    lists stay lists and tuples stay tuples.
-    """
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_to_plain(v) for v in value]
-    if type(value) is tuple:
-        return tuple(_to_plain(v) for v in value)
-    if isinstance(value, tuple) and hasattr(value, "_make"):
-        return type(value)._make(_to_plain(v) for v in value)  # namedtuple
-    if isinstance(value, list):
-        return [_to_plain(v) for v in value]
-    return value

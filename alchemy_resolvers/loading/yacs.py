@@ -12,7 +12,7 @@
   recursively, and sibling bases may share keys.
 
 Only :func:`load_yacs` needs yacs installed (the defaults file imports it); merging
-works on plain dicts. YAML is always read with ``yaml.safe_load``.
+works on plain dicts. YAML is read by the one YAML loader (``loading.yaml_loader``).
 """
 from __future__ import annotations
 
@@ -22,19 +22,18 @@ import os
 from ast import literal_eval
 from typing import Any, Dict, Iterable, Mapping, Optional, Set, Tuple, Union
 
-from alchemy_resolvers.loading.common import (
+from alchemy_resolvers.loading import cycles
+from alchemy_resolvers.loading.common import compile_config, config_errors, error_line, run_config
+from alchemy_resolvers.loading.errors import (
     BaseFileNotFoundError,
     BaseMergeTypeError,
     ConfigExecutionError,
-    InheritanceCycleError,
+    ConfigFileNotFoundError,
     UnsupportedConfigError,
     YacsKeyError,
     YacsTypeError,
-    error_line,
-    compile_config,
-    run_config,
-    config_errors,
 )
+from alchemy_resolvers.loading.yaml_loader import YamlRules, parse_data_text
 
 __all__ = [
     "load_yacs",
@@ -127,7 +126,7 @@ def yacs_new_allowed_paths(node: Any, _prefix: str = "") -> Set[str]:
 # ------------------------------------------------------------------- YAML overrides
 
 
-def load_yaml_with_base(path: "str | os.PathLike[str]") -> dict:
+def load_yaml_with_base(path: "str | os.PathLike[str]", rules: YamlRules = "omegaconf") -> dict:
     """fvcore's ``CfgNode.load_yaml_with_base``: a YAML file with its ``_BASE_`` files.
 
     ``_BASE_`` is a path or a list of paths, relative to the file (``~`` expanded,
@@ -135,31 +134,32 @@ def load_yaml_with_base(path: "str | os.PathLike[str]") -> dict:
     bases load first, each with its own bases; later bases win over earlier ones, then
     the file wins over all of them. Dicts merge recursively; anything else is
     replaced; a dict over a non-dict base value is an error.
+
+    ``rules``: how YAML scalars read (see :mod:`~alchemy_resolvers.loading.yaml_loader`):
+    OmegaConf's, as Hydra reads the file; ``"yacs"`` for a file merged onto YACS
+    defaults, which :func:`merge_yacs_yaml` passes so values equal yacs's own.
     """
     filename = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    return _load_yaml_with_base(filename, ())
+    return _load_yaml_with_base(filename, (), rules)
 
 
-def _load_yaml_with_base(filename: str, chain: Tuple[str, ...]) -> dict:
-    if filename in chain:
-        cycle = " -> ".join(chain[chain.index(filename):] + (filename,))
-        raise InheritanceCycleError(f"_BASE_ inheritance cycle: {cycle}")
-    chain = chain + (filename,)
-    cfg = _read_yaml(filename)
+def _load_yaml_with_base(filename: str, chain: Tuple[str, ...], rules: YamlRules = "omegaconf") -> dict:
+    chain = cycles.enter(chain, filename, "_BASE_ inheritance")
+    cfg = _read_yaml(filename, rules)
     if BASE_KEY not in cfg:
         return cfg
     bases = cfg.pop(BASE_KEY)
     if isinstance(bases, list):
         base_cfg: dict = {}
         for base in bases:
-            _fvcore_merge(_load_base(base, filename, chain), base_cfg, filename, ())
+            _fvcore_merge(_load_base(base, filename, chain, rules), base_cfg, filename, ())
     else:
-        base_cfg = _load_base(bases, filename, chain)
+        base_cfg = _load_base(bases, filename, chain, rules)
     _fvcore_merge(cfg, base_cfg, filename, ())
     return base_cfg
 
 
-def _load_base(base: Any, filename: str, chain: Tuple[str, ...]) -> dict:
+def _load_base(base: Any, filename: str, chain: Tuple[str, ...], rules: YamlRules) -> dict:
     if not isinstance(base, str):
         raise UnsupportedConfigError(
             f"{filename}: {BASE_KEY} must be a path or a list of paths, got {base!r}"
@@ -176,7 +176,7 @@ def _load_base(base: Any, filename: str, chain: Tuple[str, ...]) -> dict:
         raise BaseFileNotFoundError(
             f"{filename}: {BASE_KEY} file {base!r} not found (looked for {path})"
         )
-    return _load_yaml_with_base(path, chain)
+    return _load_yaml_with_base(path, chain, rules)
 
 
 def _fvcore_merge(a: dict, b: dict, filename: str, path: Tuple[str, ...]) -> None:
@@ -193,12 +193,10 @@ def _fvcore_merge(a: dict, b: dict, filename: str, path: Tuple[str, ...]) -> Non
             b[k] = v
 
 
-def _read_yaml(filename: str) -> dict:
-    from alchemy_resolvers.loading.common import parse_data_text
-
+def _read_yaml(filename: str, rules: YamlRules = "omegaconf") -> dict:
     with open(filename, encoding="utf-8") as f:
         text = f.read()
-    return parse_data_text(text, filename, ".yaml")
+    return parse_data_text(text, filename, ".yaml", rules)
 
 
 def merge_yacs_yaml(
@@ -223,7 +221,7 @@ def merge_yacs_yaml(
     """
     filename = os.path.abspath(os.path.expanduser(os.fspath(yaml_path)))
     if not os.path.isfile(filename):
-        raise FileNotFoundError(f"YACS override file not found: {filename}")
+        raise ConfigFileNotFoundError(f"YACS override file not found: {filename}", file=filename)
     if isinstance(new_allowed, bool):
         allowed: Union[bool, Set[str]] = new_allowed
     else:
@@ -233,7 +231,9 @@ def merge_yacs_yaml(
         if new_allowed is True:
             allowed = True
     root_node = defaults if _is_cfg_node(defaults) else None
-    other = load_yaml_with_base(filename)
+    # yacs reads the file with PyYAML's safe_load (dates become dates, ``1e-3`` a
+    # string that literal_eval then decodes): same rules, same values and errors.
+    other = load_yaml_with_base(filename, rules="yacs")
     _check_leaf_types(other, filename, [])
     result = yacs_to_dict(defaults)
     _merge_a_into_b(other, result, [], filename, allowed, root_node)

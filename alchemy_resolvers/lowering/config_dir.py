@@ -2,20 +2,47 @@
 
 This is the logic behind the ``alchemy://`` ConfigSource: YAML and Python config files
 side by side, every ``${dep:...}`` quoted and stamped with its depth (see
-``annotate.py``). YAML is parsed with OmegaConf's own safe loader; Python files are
-code and are executed (see ``lower.load_for_hydra``).
+``loading/annotate.py``). YAML is parsed by the one YAML loader (OmegaConf's rules);
+Python files are code and are executed (see ``lower.load_for_hydra``), at most once
+per process while neither they nor any file they inherit from changes
+(:func:`load_config_file` caches what it serves).
+
+A root-level config that holds ``Param2Tune`` axes gets two additions
+(:func:`with_multirun_guard`): a callback that fails a single run, and
+``override hydra/sweeper: alchemy`` in its defaults list (unless the config chooses
+a sweeper itself), so ``-m`` alone sweeps it.
 """
 from __future__ import annotations
 
+import copy
 import os
 import re
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-import yaml
-
+from alchemy_resolvers import registry
+from alchemy_resolvers.errors import AlchemyError
 from alchemy_resolvers.loading.annotate import annotate_tree
+from alchemy_resolvers.loading.errors import ConfigExecutionError
+from alchemy_resolvers.loading.yaml_loader import load_yaml_file
+from alchemy_resolvers.lowering.tuned_caps import (  # noqa: F401 - re-exported for the plugins
+    TUNED_CAPS_GROUP,
+    find_tuned_caps,
+    tuned_caps_file,
+    tuned_caps_option,
+    tuned_caps_options,
+)
 
-__all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "default_package", "find_config_file", "tuned_caps_file", "tuned_caps_options", "with_multirun_guard", "load_config_file"]
+__all__ = [
+    "CONFIG_EXTENSIONS",
+    "ConfigFileError",
+    "default_package",
+    "find_config_file",
+    "tuned_caps_file",
+    "tuned_caps_options",
+    "with_multirun_guard",
+    "load_config_file",
+    "clear_cache",
+]
 
 #: In lookup order: when ``name.yaml`` and ``name.py`` both exist, the YAML file wins,
 #: so an app whose config dir also holds its scripts (``config_path="."``) keeps its
@@ -23,7 +50,7 @@ __all__ = ["CONFIG_EXTENSIONS", "ConfigFileError", "default_package", "find_conf
 CONFIG_EXTENSIONS = (".yaml", ".py")
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(AlchemyError, ValueError):
     """A config file could not be read; the message names the file."""
 
 
@@ -53,15 +80,24 @@ def default_package(path: str) -> Optional[str]:
     return "_global_" if os.path.basename(path) == EXPERIMENT_CONFIG_NAME else None
 
 
+# ------------------------------------------------------------------ tunable configs
+
 #: Added to the ``hydra.callbacks`` of a root-level config that holds Param2Tunes.
-REQUIRE_MULTIRUN_CALLBACK = "hydra_plugins.alchemy_sweeper._impl.RequireMultirunCallback"
+#: Keep in sync with the class in hydra_plugins/alchemy_sweeper/_guard.py.
+REQUIRE_MULTIRUN_CALLBACK = "hydra_plugins.alchemy_sweeper._guard.RequireMultirunCallback"
+
+#: The sweeper a tunable config chooses for itself (``-m`` alone then sweeps it).
+SWEEPER_GROUP, SWEEPER_OPTION = "hydra/sweeper", "alchemy"
 
 
 def with_multirun_guard(tree: Any) -> Any:
-    """``tree`` with a callback that fails single runs, if it holds Param2Tunes.
+    """``tree`` made ready for a sweep, if it holds Param2Tunes (else ``tree`` itself).
 
-    A tuned entry only fails when it is read; without this guard a task that never
-    reads it would run once with a placeholder instead of sweeping.
+    - a callback that fails single runs: a tuned entry only fails when it is read;
+      without this guard a task that never reads it would run once with a placeholder
+      instead of sweeping;
+    - ``override hydra/sweeper: alchemy`` in its defaults list, unless the config
+      chooses a sweeper itself, so ``python app.py -m`` sweeps the grid.
     """
     if not isinstance(tree, dict) or not _holds_param(tree):
         return tree
@@ -69,7 +105,27 @@ def with_multirun_guard(tree: Any) -> Any:
     callbacks = dict(hydra_node.get("callbacks") or {})
     callbacks.setdefault("alchemy_require_multirun", {"_target_": REQUIRE_MULTIRUN_CALLBACK})
     hydra_node["callbacks"] = callbacks
-    return dict(tree, hydra=hydra_node)
+    return dict(tree, hydra=hydra_node, defaults=_with_sweeper(tree.get("defaults")))
+
+
+def _with_sweeper(defaults: Any) -> List[Any]:
+    entries = list(defaults or [])
+    if any(_chooses_sweeper(entry) for entry in entries):
+        return entries
+    if "_self_" not in entries:  # keep the composition order Hydra gives without a list
+        entries.append("_self_")
+    # Absolute (``/hydra/sweeper``): a config in a subdirectory names groups relative
+    # to its own directory otherwise.
+    return entries + [{f"override /{SWEEPER_GROUP}": SWEEPER_OPTION}]
+
+
+def _chooses_sweeper(entry: Any) -> bool:
+    keys = entry.keys() if isinstance(entry, dict) else [entry] if isinstance(entry, str) else []
+    for key in keys:
+        name = re.sub(r"^(override|optional)\s+", "", str(key).strip()).split("@")[0].split("=")[0]
+        if name.strip().strip("/") == SWEEPER_GROUP:
+            return True
+    return False
 
 
 def _holds_param(tree: Any) -> bool:
@@ -82,75 +138,80 @@ def _holds_param(tree: Any) -> bool:
     return False
 
 
-#: Hidden config group of a tunable ``caps`` (``Cfg2Tune(caps=Param2Tune([...]))``):
-#: ``_alchemy_caps/<token>`` has one option per base file, ``base<index>`` (not a bare
-#: number, which Hydra's override grammar reads as an int). Lowering puts it first in
-#: the config's defaults list and the sweeper sweeps it.
-TUNED_CAPS_GROUP = "_alchemy_caps"
+# --------------------------------------------------------------------------- serving
 
+# real path -> (stamps of every file the load read, tokens it refers to, plain tree)
+_cache: Dict[str, Tuple[Tuple[Tuple[str, int, int], ...], Tuple[str, ...], Any]] = {}
 
-def tuned_caps_option(index: int) -> str:
-    return f"base{index}"
-
-
-def tuned_caps_file(config_path: str) -> Optional[str]:
-    """The base file that option ``_alchemy_caps/<token>/base<index>`` stands for."""
-    parts = config_path.strip("/").split("/")
-    if len(parts) != 3 or parts[0] != TUNED_CAPS_GROUP or not re.fullmatch(r"base\d+", parts[2]):
-        return None
-    tuned = find_tuned_caps(parts[1])
-    index = int(parts[2][len("base"):])
-    return tuned.files[index] if tuned is not None and index < len(tuned.files) else None
-
-
-def tuned_caps_options(config_path: str) -> Optional[List[str]]:
-    """Option names of the hidden group at ``config_path``; ``None`` if it is not one."""
-    parts = config_path.strip("/").split("/")
-    if parts[0] != TUNED_CAPS_GROUP or len(parts) > 2:
-        return None
-    if len(parts) == 1:
-        return []
-    tuned = find_tuned_caps(parts[1])
-    return None if tuned is None else [tuned_caps_option(i) for i in range(len(tuned.files))]
-
-
-def find_tuned_caps(token: str) -> Any:
-    # Filled when the config holding the tunable caps was loaded in this process; the
-    # registry never loads anything itself.
-    from alchemy_resolvers import registry
-    from alchemy_resolvers.authoring.config import TunedCaps
-
-    try:
-        found = registry.lookup(token)
-    except LookupError:
-        return None
-    return found if isinstance(found, TunedCaps) else None
+_TOKEN_RE = re.compile(r"\$\{alchemy_\w+:([A-Za-z0-9]+)|/" + TUNED_CAPS_GROUP + r"/([A-Za-z0-9]+)")
 
 
 def load_config_file(path: str) -> Any:
-    """The plain tree (dicts, lists, primitives, interpolation strings) of ``path``."""
-    if path.endswith(".py"):
-        from alchemy_resolvers.lowering.lower import load_for_hydra  # code, and heavier: lazy
+    """The plain tree (dicts, lists, primitives, interpolation strings) of ``path``.
 
+    Cached per process: a Python config runs once per sweep even though Hydra composes
+    every job again. The cache key is the real path; an entry is used while every file
+    the load read (the file, its ``caps``, composed files) keeps its mtime and size,
+    and while the registry still holds the Python objects it refers to. Callers get a
+    deep copy, so they cannot change what the next caller gets.
+    """
+    real = os.path.realpath(path)
+    hit = _cache.get(real)
+    if hit is not None and _stamps(f for f, _, _ in hit[0]) == hit[0] and all(map(registry.known, hit[1])):
+        return copy.deepcopy(hit[2])
+    tree, files = _load_uncached(real)
+    _cache[real] = (_stamps(files), tuple(_tokens(tree)), tree)
+    return copy.deepcopy(tree)
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _load_uncached(path: str) -> Tuple[Any, List[str]]:
+    if not path.endswith(".py"):
+        return annotate_tree(_load_yaml(path)), [path]
+    from alchemy_resolvers.loading.alchemy import loaded_files  # code, and heavier: lazy
+    from alchemy_resolvers.lowering.lower import load_for_hydra
+
+    with loaded_files() as files:
         tree = load_for_hydra(path)
-    else:
-        tree = _load_yaml(path)
-    return annotate_tree(tree)
+    return annotate_tree(tree), sorted(files | {path})
+
+
+def _stamps(files: Any) -> Tuple[Tuple[str, int, int], ...]:
+    out = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            out.append((f, -1, -1))
+        else:
+            out.append((f, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _tokens(tree: Any) -> List[str]:
+    if isinstance(tree, str):
+        return [a or b for a, b in _TOKEN_RE.findall(tree)]
+    if isinstance(tree, dict):
+        return [t for k, v in tree.items() for t in _tokens(k) + _tokens(v)]
+    if isinstance(tree, list):
+        return [t for v in tree for t in _tokens(v)]
+    return []
 
 
 def _load_yaml(path: str) -> Any:
-    from omegaconf._utils import get_yaml_loader
-
     try:
-        with open(path, encoding="utf-8") as f:
-            tree = yaml.load(f, Loader=get_yaml_loader())
-    except yaml.YAMLError as e:
-        raise ConfigFileError(f"{path}: invalid YAML: {e}") from e
+        tree = load_yaml_file(path)
+    except ConfigExecutionError as e:
+        raise ConfigFileError(str(e), file=path) from e
     if tree is None:
         return {}
     if not isinstance(tree, (dict, list)):
         raise ConfigFileError(
             f"{path}: a config file must hold a mapping or a list, not a "
-            f"{type(tree).__name__}"
+            f"{type(tree).__name__}",
+            file=path,
         )
     return tree

@@ -33,11 +33,19 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from omegaconf import DictConfig, ListConfig, Node, OmegaConf
 
+from alchemy_resolvers import registry
 from alchemy_resolvers._compat import register_resolver
+from alchemy_resolvers.authoring.config import Config
+from alchemy_resolvers.authoring.dep import DEP, P_DEP
+from alchemy_resolvers.authoring.params import param_definition_index
+from alchemy_resolvers.authoring.tune import Param2Tune
 from alchemy_resolvers.deps.resolvers import ConfigView, DepError, compute_entry, node_key, relative_root
+from alchemy_resolvers.errors import AlchemyError
+from alchemy_resolvers.lowering.tuned_caps import TUNED_CAPS_GROUP, tuned_caps_option
 
 __all__ = [
     "load_for_hydra",
+    "load_config",
     "lower",
     "compute_pdeps",
     "find_params",
@@ -51,7 +59,7 @@ _PDEP_RE = re.compile(r"^\$\{alchemy_pdep:([A-Za-z0-9]+),(-?\d+)\}$")
 _PARAM_RE = re.compile(r"^\$\{alchemy_param:([A-Za-z0-9]+)\}$")
 
 
-class LoweringError(ValueError):
+class LoweringError(AlchemyError, ValueError):
     """A Python config value cannot be expressed for Hydra; the message names file and key."""
 
 
@@ -61,10 +69,24 @@ class LoweringError(ValueError):
 def load_for_hydra(path: str) -> Dict[Any, Any]:
     """Load the config file ``path`` (AlchemyCat/MMCV/YACS ``.py``, YAML, JSON) with its
     ``caps`` resolved, and return the plain tree for ``OmegaConf.create``."""
-    from alchemy_resolvers.authoring.config import find_config_path, load_tree
+    from alchemy_resolvers.loading.alchemy import find_config_path, load_tree  # runs code: lazy
 
     real = find_config_path(path)
     return lower(load_tree(real), real)
+
+
+def load_config(path: str, resolve: bool = True) -> Config:
+    """Load a config file like AlchemyCat's ``load_config`` (without the experiment
+    dir): caps resolved, and with ``resolve`` every DEP computed (through the same
+    OmegaConf resolvers Hydra uses) and the tree frozen."""
+    from alchemy_resolvers.loading.alchemy import find_config_path, load_tree  # runs code: lazy
+
+    real = find_config_path(path)
+    tree = load_tree(real)
+    if not resolve:
+        return tree
+    plain = OmegaConf.to_container(OmegaConf.create(lower(tree, real)), resolve=True)
+    return type(tree)(plain).freeze()
 
 
 def lower(tree: Any, path: str) -> Dict[Any, Any]:
@@ -82,9 +104,6 @@ def lower(tree: Any, path: str) -> Dict[Any, Any]:
 
 def _with_tuned_caps_group(out: Dict[Any, Any], tuned: Any, path: str) -> Dict[Any, Any]:
     """Put the tuned base first in the defaults list, as a group the sweeper sweeps."""
-    from alchemy_resolvers import registry
-    from alchemy_resolvers.lowering.config_dir import TUNED_CAPS_GROUP, tuned_caps_option
-
     token = registry.register(tuned, path, "caps", "p")
     defaults = list(out.get("defaults") or [])
     if "_self_" not in defaults:
@@ -93,10 +112,6 @@ def _with_tuned_caps_group(out: Dict[Any, Any], tuned: Any, path: str) -> Dict[A
 
 
 def _lower_value(value: Any, keys: Tuple[Any, ...], path: str) -> Any:
-    from alchemy_resolvers import registry
-    from alchemy_resolvers.authoring.config import DEP, P_DEP, Config
-    from alchemy_resolvers.authoring.tune import Param2Tune
-
     if isinstance(value, _PRIMITIVES) and not _is_enum(value):
         return value
     if isinstance(value, dict):
@@ -145,7 +160,8 @@ def _dep_depth(dep: Any, keys: Tuple[Any, ...], path: str) -> int:
         raise LoweringError(
             f"{path}: the DEP at `{_dotted(keys)}` was defined {level} level(s) below its "
             f"config's root but now sits only {parent_depth} level(s) deep: its `c` "
-            "would be above the file's root (use rel=False to read the whole config)"
+            "would be above the file's root (use rel=False to read the whole config)",
+            file=path, key=_dotted(keys), hint="use DEP(fn, rel=False) to read the whole config",
         )
     return level
 
@@ -154,8 +170,6 @@ def _dep_depth(dep: Any, keys: Tuple[Any, ...], path: str) -> int:
 
 
 def _compute(token: str, depth: Any, kind: str, _parent_: Node, _node_: Node, _root_: Node) -> Any:
-    from alchemy_resolvers import registry
-
     dep = registry.lookup(token)
     where = f"in `{node_key(_node_)}` ({kind} from {dep.file or registry.origin(token)[0]})"
     value = compute_entry(_node_, where, lambda: dep.fn(ConfigView(relative_root(_parent_, int(depth), _root_))))
@@ -164,8 +178,6 @@ def _compute(token: str, depth: Any, kind: str, _parent_: Node, _node_: Node, _r
 
 def _as_node_value(value: Any, parent: Node) -> Any:
     """Containers come back as config nodes (``cfg.x.y`` works on a DEP's dict)."""
-    from alchemy_resolvers.authoring.config import Config
-
     if isinstance(value, ConfigView):
         value = value.to_container()
     if isinstance(value, Config):
@@ -187,21 +199,19 @@ def _pdep(token: str, depth: Any = -1, *, _parent_: Node, _node_: Node, _root_: 
 
 
 def _obj(token: str) -> Any:
-    from alchemy_resolvers import registry
-
     return registry.lookup(token)
 
 
 def _param(token: str, *, _node_: Node) -> Any:
-    from alchemy_resolvers import registry
-
     try:
         file = registry.origin(token)[0]
     except KeyError:
         file = "a Python config not loaded in this process"
     raise DepError(
-        f"`{node_key(_node_)}` is a Param2Tune (a grid axis) from {file}: run with "
-        "-m hydra/sweeper=alchemy to sweep it"
+        f"`{node_key(_node_)}` is a Param2Tune (a grid axis) from {file}: run with -m "
+        "to sweep it (a Cfg2Tune primary config picks hydra/sweeper=alchemy itself; "
+        "otherwise add -m hydra/sweeper=alchemy)",
+        file=file, key=node_key(_node_),
     )
 
 
@@ -258,9 +268,6 @@ def find_params(cfg: DictConfig) -> List[Tuple[str, Any]]:
     """``(dotted key, Param2Tune)`` of every grid axis in a composed config, without
     resolving anything, in definition order (the order the config files assigned
     them; tree order for any the loader did not see assigned)."""
-    from alchemy_resolvers import registry
-    from alchemy_resolvers.authoring.config import param_definition_index
-
     found: List[Tuple[str, Any]] = []
     for key, raw in _raw_items(cfg):
         if isinstance(raw, str):

@@ -1,187 +1,185 @@
-"""Slurm side of ``hydra/launcher=alchemy_slurm``: executor parameters, job-state tracking
-that works without Slurm accounting, and turning submitit jobs back into ``JobReturn`` s.
+"""Slurm side of ``hydra/launcher=alchemy_slurm``: executor parameters, submitting the
+sweep as one job array of configs composed here, running a job on the node, and turning
+submitit jobs back into ``JobReturn`` s.
 
-Why a watcher of our own: submitit learns a job's state from ``sacct``, which needs
-Slurm's accounting database (slurmdbd). Many small clusters (and every laptop cluster)
-run without it; there ``sacct`` fails, submitit logs "Bypassing sacct error" and keeps the
-state at UNKNOWN forever. A job that writes its result is still seen (submitit looks for
-the result file), but a job Slurm kills before that (scancel, node failure, time limit
-without requeue, out of memory) would make the sweep wait for ever. ``SqueueWatcher``
-asks ``sacct`` first and, when that fails, ``squeue --states=all``, which knows every job
-the controller still holds (finished ones for ``MinJobAge``, 300 s by default); a job it
-no longer knows has ended long ago.
+Compose once: each job's config is composed in the launcher (``_jobconfig``) and
+travels in the job's submitit parameters with the Python objects of config files it
+refers to; the node runs the task with it, never composing again (hydra-submitit-
+launcher's ``__call__`` recomposes there, running Python config files once more).
 
-submitit is imported here at module level: import this module lazily (the plugin does it
-inside ``launch``), never from a module Hydra imports at start-up.
+Imported lazily (inside the plugin's methods): it imports submitit through
+:mod:`._slurm_watch`.
 """
 from __future__ import annotations
 
 import logging
-import subprocess
+import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from submitit.slurm.slurm import SlurmInfoWatcher
+from alchemy_resolvers.errors import SettingsError
 
 log = logging.getLogger(__name__)
-
-# States in which a job may still run or run again. submitit's own list misses some that
-# squeue reports (a suspended or held job is not over).
-INCOMPLETE_STATES = frozenset(
-    {
-        "READY", "PENDING", "RUNNING", "UNKNOWN", "REQUEUED", "COMPLETING", "PREEMPTED",
-        "CONFIGURING", "SUSPENDED", "SIGNALING", "STAGE_OUT", "RESIZING", "REQUEUE_HOLD",
-        "REQUEUE_FED", "SPECIAL_EXIT", "STOPPED", "RESV_DEL_HOLD",
-    }
-)
-
-# State we give a job the controller no longer knows: it ended before MinJobAge ago.
-GONE_STATE = "GONE"
 
 # Seconds to wait for the result file of a job Slurm ended (cancelled, killed, gone):
 # only a file system slower than that could still be writing one.
 KILLED_RESULT_GRACE_S = 3
 
-# Keys of the launcher config that are ours, not submitit's.
-OWN_KEYS = ("gpus_per_job",)
-
-# Keys that go to the executor's constructor (submitit's ``slurm_max_num_timeout``).
+# Keys of the launcher config that go to the executor's constructor, or are ours.
 INIT_KEYS = ("submitit_folder", "max_num_timeout")
 
-# Keys submitit's AutoExecutor takes without the ``slurm_`` prefix (its BaseQueueConf).
-GENERIC_KEYS = (
-    "timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node", "mem_gb", "nodes",
-    "name", "stderr_to_stdout",
-)
+# hydra-submitit-launcher's generic names (submitit's AutoExecutor) -> sbatch's.
+SLURM_NAMES = {"name": "job_name", "timeout_min": "time", "mem_gb": "mem",
+               "tasks_per_node": "ntasks_per_node"}
+
+# Options that must be whole numbers, with their least value.
+INT_OPTIONS = {"timeout_min": 0, "cpus_per_task": 1, "gpus_per_node": 0, "tasks_per_node": 1,
+               "nodes": 1, "array_parallelism": 1, "max_num_timeout": 0, "gpus_per_job": 0,
+               "signal_delay_s": 0}
 
 
-class SlurmConfigError(ValueError):
+class SlurmConfigError(SettingsError):
     """A contradiction in ``hydra.launcher`` that sbatch would reject or silently resolve."""
 
 
+def _check_numbers(params: Dict[str, Any]) -> None:
+    for key, least in INT_OPTIONS.items():
+        value = params.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < least):
+            raise SlurmConfigError(
+                f"hydra.launcher.{key} must be an integer >= {least}, got {value!r}",
+                key=f"hydra.launcher.{key}",
+            )
+    mem = params.get("mem_gb")
+    if mem is not None and (isinstance(mem, bool) or not isinstance(mem, (int, float)) or mem <= 0):
+        raise SlurmConfigError(f"hydra.launcher.mem_gb must be a number of GB > 0, got {mem!r}",
+                               key="hydra.launcher.mem_gb")
+
+
+def _mem(mem_gb: float) -> str:
+    return f"{int(mem_gb)}GB" if mem_gb == int(mem_gb) else f"{int(mem_gb * 1024)}MB"
+
+
 def executor_parameters(params: Dict[str, Any]) -> Dict[str, Any]:
-    """Translate the launcher config into ``AutoExecutor.update_parameters`` keywords.
+    """Translate the launcher config into ``SlurmExecutor.update_parameters`` keywords
+    (sbatch's names), refusing settings wrong for the whole sweep.
 
     ``gpus_per_job`` becomes sbatch's ``--gpus`` (GPUs for the whole job, whatever the
     node count), the one GPU option submitit has no keyword for.
     """
-    params = dict(params)
+    _check_numbers(params)
+    params = {k: v for k, v in params.items()
+              if v is not None and k not in INIT_KEYS and not k.startswith("_")}
     gpus_per_job = params.pop("gpus_per_job", None)
     additional = dict(params.pop("additional_parameters", None) or {})
     out: Dict[str, Any] = {}
     for key, value in params.items():
-        if key in INIT_KEYS or key.startswith("_"):
-            continue
-        out[key if key in GENERIC_KEYS else f"slurm_{key}"] = value
-    if gpus_per_job is not None:
-        if not isinstance(gpus_per_job, int) or isinstance(gpus_per_job, bool) or gpus_per_job < 0:
-            raise SlurmConfigError(
-                f"hydra.launcher.gpus_per_job must be a non-negative integer, got {gpus_per_job!r}"
-            )
+        out[SLURM_NAMES.get(key, key)] = _mem(value) if key == "mem_gb" else value
+    if gpus_per_job:
         clashes = [k for k in ("gpus_per_node", "gpus_per_task") if params.get(k)]
         if "gpu" in str(params.get("gres") or ""):
             clashes.append("gres")
         if "gpus" in additional:
             clashes.append("additional_parameters.gpus")
-        if clashes and gpus_per_job:
+        if clashes:
             raise SlurmConfigError(
                 f"hydra.launcher.gpus_per_job={gpus_per_job} and hydra.launcher."
                 f"{clashes[0]} both ask Slurm for GPUs; set only one of them "
-                "(gpus_per_job: GPUs for the whole job; gpus_per_node: on every node)"
+                "(gpus_per_job: GPUs for the whole job; gpus_per_node: on every node)",
+                key="hydra.launcher.gpus_per_job",
             )
-        if gpus_per_job:
-            additional["gpus"] = gpus_per_job
+        additional["gpus"] = gpus_per_job
     if additional:
-        out["slurm_additional_parameters"] = additional
+        out["additional_parameters"] = additional
     return out
 
 
-class SqueueWatcher(SlurmInfoWatcher):
-    """submitit's Slurm watcher, falling back to ``squeue`` where ``sacct`` cannot answer."""
+def launch_array(launcher: Any, job_overrides: Sequence[Sequence[str]],
+                 initial_job_idx: int) -> List[Any]:
+    """Compose every job, submit them as one array, wait for all; see
+    :func:`collect_returns` for what comes back."""
+    from hydra.core.utils import filter_overrides
 
-    def __init__(self, delay_s: int = 60) -> None:
-        super().__init__(delay_s=delay_s)
-        self._sacct_works: Optional[bool] = None
+    from submitit import SlurmExecutor
 
-    def update(self) -> None:
-        to_check = sorted({x.split("_")[0] for x in self._registered - self._finished})
-        if not to_check:
-            return
-        self._num_calls += 1
-        info: Optional[Dict[str, Dict[str, str]]] = None
-        if self._sacct_works is not False:
-            info = self._ask_sacct(to_check)
-        if info is None:
-            info = self._ask_squeue(to_check)
-        if info is not None:
-            self._info_dict.update(info)
-        self._last_status_check = time.time()
-        for job_id in self._registered - self._finished:
-            if self.is_done(job_id, mode="cache"):
-                self._finished.add(job_id)
+    from ._slurm_watch import attach
 
-    def is_done(self, job_id: str, mode: str = "standard") -> bool:
-        return self.get_state(job_id, mode=mode).upper() not in INCOMPLETE_STATES
+    params = launcher.params
+    parameters = executor_parameters(params)  # refuses wrong settings first
+    executor = SlurmExecutor(folder=params["submitit_folder"],
+                             max_num_timeout=params.get("max_num_timeout", 0))
+    executor.update_parameters(**parameters)
 
-    def _ask_sacct(self, ids: Sequence[str]) -> Optional[Dict[str, Dict[str, str]]]:
-        command = ["sacct", "-o", "JobID,State,NodeList", "--parsable2"]
-        for jid in ids:
-            command.extend(["-j", jid])
-        proc = _run(command)
-        if proc is None or proc.returncode != 0:
-            if self._sacct_works is None:
-                why = proc.stderr.strip() if proc is not None else "sacct not found"
-                log.info(f"sacct cannot tell job states ({why}); using squeue instead")
-            self._sacct_works = False
-            return None
-        self._sacct_works = True
-        info = self.read_info(proc.stdout)
-        # sacct can lag behind the controller for a moment after submission: ask squeue
-        # for what it does not list yet.
-        missing = [j for j in ids if not any(k.split("_")[0] == j for k in info)]
-        if missing:
-            info.update(self._ask_squeue(missing, mark_gone=False) or {})
-        return info
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if "mode" in launcher.config.hydra.sweep:
+        os.chmod(sweep_dir, mode=int(str(launcher.config.hydra.sweep.mode), 8))
+    log.info(f"Slurm sweep output dir : {sweep_dir}")
 
-    def _ask_squeue(
-        self, ids: Sequence[str], mark_gone: bool = True
-    ) -> Optional[Dict[str, Dict[str, str]]]:
-        command = ["squeue", "--noheader", "--array", "--states=all",
-                   "--format=%i|%T|%N", "--jobs=" + ",".join(ids)]
-        proc = _run(command)
-        if proc is None:
-            return None
-        if proc.returncode != 0:
-            if "Invalid job id" not in proc.stderr:
-                log.warning(f"squeue failed ({proc.stderr.strip()}); job states may lag")
-                return None
-            # Every job asked about is unknown to the controller: purged after MinJobAge.
-            out = ""
-        else:
-            out = proc.stdout
-        info = self.read_info("JobID|State|NodeList\n" + out)
-        if mark_gone:
-            for job_id in self._registered - self._finished:
-                if job_id.split("_")[0] in ids and job_id not in info:
-                    info[job_id] = {"JobID": job_id, "State": GONE_STATE, "NodeList": ""}
-        return info
+    from ._jobconfig import ObjectPacker
+
+    composed: Dict[int, Tuple[Any, Path]] = {}
+    packer = ObjectPacker()
+    job_params = []
+    for offset, overrides in enumerate(job_overrides):
+        idx = initial_job_idx + offset
+        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        job_params.append(_job_params(launcher, list(overrides), idx, composed, packer))
+    jobs = attach(executor.map_array(launcher, *zip(*job_params)), executor.folder)
+    log.info(f"Submitted Slurm job array {jobs[0].job_id.split('_')[0]} "
+             f"({len(jobs)} jobs); submitit logs in {jobs[0].paths.folder}")
+
+    def compose_failed(overrides: List[str], idx: int, job_id: str) -> Tuple[Any, Path]:
+        return composed[idx]
+
+    return collect_returns(jobs, job_overrides, initial_job_idx, compose_failed,
+                           launcher.on_job_done)
 
 
-def _run(command: List[str]) -> Optional[subprocess.CompletedProcess]:
+def _job_params(launcher: Any, overrides: List[str], idx: int,
+                composed: Dict[int, Tuple[Any, Path]], packer: Any) -> Tuple[Any, ...]:
+    """What the node's ``__call__`` receives: the composed config, its objects (or
+    the error that keeps them from travelling), Hydra's singletons."""
+    from hydra.core.singleton import Singleton
+
+    from alchemy_resolvers.dispatch.payload import PayloadError
+
+    from ._jobconfig import compose_job
+
+    sweep_config, job_dir = compose_job(launcher.hydra_context, launcher.config, overrides, idx)
+    composed[idx] = (sweep_config, job_dir)
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as e:
-        log.warning(f"{command[0]} failed: {e}")
-        return None
+        packed: Any = packer.pack(sweep_config)
+    except PayloadError as e:
+        packed = e  # the job fails on the node with this message, the others run
+    return sweep_config, packed, Singleton.get_state()
 
 
-def job_log_path(job: Any) -> Optional[str]:
-    """The stderr file of a submitit job (stdout when stderr goes there)."""
-    try:
-        paths = job.paths
-        return str(paths.stderr if paths.stderr.exists() else paths.stdout)
-    except Exception:  # noqa: BLE001 - a log path is a courtesy in an error message
-        return None
+def run_on_node(launcher: Any, sweep_config: Any, packed: Any, singleton_state: Any) -> Any:
+    """The job, on the node: ``(JobReturn, task_location)``. A task that raised has
+    its traceback (naming the user's files) printed to the job's log."""
+    import submitit
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import open_dict, read_write
+
+    from ._jobconfig import attach_job_config, report_failure, run_composed
+
+    with read_write(sweep_config.hydra.job), open_dict(sweep_config.hydra.job):
+        sweep_config.hydra.job.id = submitit.JobEnvironment().job_id
+    if isinstance(packed, BaseException):
+        ret = JobReturn(overrides=list(sweep_config.hydra.overrides.task),
+                        status=JobStatus.FAILED, _return_value=packed)
+        job_dir = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
+        attach_job_config(ret, sweep_config, job_dir)
+        return ret, None
+    ret = run_composed(launcher.hydra_context, launcher.task_function, sweep_config,
+                       packed, singleton_state)
+    location = None
+    if ret.status == JobStatus.FAILED:
+        location = report_failure(ret, f"job #{sweep_config.hydra.job.num}")
+    return ret, location
 
 
 def collect_returns(
@@ -222,39 +220,13 @@ def collect_returns(
     return [returns[offset] for offset in range(len(jobs))]
 
 
-def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -> Any:
-    """The ``JobReturn`` of one ended job (see :func:`collect_returns`)."""
-    from hydra.core.utils import JobReturn, JobStatus
-
-    from hydra_plugins.alchemy_launcher._impl import JobFailedError
-
-    where = f"job #{idx} (Slurm job {job.job_id}; {' '.join(overrides) or 'no overrides'})"
-    log_path = job_log_path(job)
-
-    def failed(reason: str, cause: Optional[BaseException]) -> Any:
-        err = JobFailedError(f"{where} {reason}; log: {log_path}", job_idx=idx,
-                             reason=reason, log_path=log_path)
-        err.__cause__ = cause
-        return err
-
+def job_log_path(job: Any) -> Optional[str]:
+    """The stderr file of a submitit job (stdout when stderr goes there)."""
     try:
-        job.wait()
-        if not job.paths.result_pickle.exists() and _state(job) != "COMPLETED":
-            # Slurm ended it: no result is coming. submitit's 15 s wait for a slow
-            # file system would add up over many killed jobs.
-            job._results_timeout_s = KILLED_RESULT_GRACE_S
-        ret = job.result()
-    except Exception as e:  # noqa: BLE001 - any failure of one job stays that job's
-        state = _state(job)
-        reason = f"ended without a result (Slurm state {state}): {type(e).__name__}: {e}"
-        ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
-        _fill_failed(ret, compose_failed, overrides, idx, job.job_id)
-        log.error(f"{where} failed: {reason.splitlines()[0]}")
-        return ret
-    if ret.status == JobStatus.FAILED:
-        cause = ret._return_value
-        ret._return_value = failed(f"raised {type(cause).__name__}: {cause}", cause)
-    return ret
+        paths = job.paths
+        return str(paths.stderr if paths.stderr.exists() else paths.stdout)
+    except Exception:  # noqa: BLE001 - a log path is a courtesy in an error message
+        return None
 
 
 def _state(job: Any) -> str:
@@ -262,6 +234,61 @@ def _state(job: Any) -> str:
         return str(job.watcher.get_state(job.job_id, mode="cache"))
     except Exception:  # noqa: BLE001
         return "UNKNOWN"
+
+
+def _wait_for_result(job: Any) -> bool:
+    """Whether the job left a result. One Slurm ended early gets a short grace for a
+    slow file system, not submitit's 15 s per job (that adds up over killed jobs)."""
+    job.wait()
+    result = job.paths.result_pickle
+    if result.exists() or _state(job) == "COMPLETED":
+        return True
+    deadline = time.monotonic() + KILLED_RESULT_GRACE_S
+    while not result.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return result.exists()
+
+
+def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -> Any:
+    """The ``JobReturn`` of one ended job (see :func:`collect_returns`)."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from ._impl import JobFailedError
+
+    where = f"job #{idx} (Slurm job {job.job_id}; {' '.join(overrides) or 'no overrides'})"
+    log_path = job_log_path(job)
+
+    def failed(reason: str, cause: Optional[BaseException], location: Optional[str] = None) -> Any:
+        at = f" at {location}" if location else ""
+        err = JobFailedError(f"{where} {reason}{at}; log: {log_path}", job_idx=idx,
+                             reason=reason, log_path=log_path, task_location=location)
+        err.__cause__ = cause
+        return err
+
+    try:
+        if not _wait_for_result(job):
+            raise RuntimeError(_no_result_message(job))
+        ret, location = job.result()
+    except Exception as e:  # noqa: BLE001 - any failure of one job stays that job's
+        reason = f"ended without a result (Slurm state {_state(job)}): {type(e).__name__}: {e}"
+        ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
+        _fill_failed(ret, compose_failed, overrides, idx, job.job_id)
+        log.error(f"{where} failed: {reason.splitlines()[0]}")
+        return ret
+    if ret.status == JobStatus.FAILED:
+        cause = ret._return_value
+        ret.return_value = failed(f"raised {type(cause).__name__}: {cause}", cause, location)
+    return ret
+
+
+def _no_result_message(job: Any) -> str:
+    tail = ""
+    try:
+        lines = (job.stderr() or "").strip().splitlines()[-10:]
+        tail = ("; its log ends:\n" + "\n".join(lines)) if lines else ""
+    except Exception:  # noqa: BLE001 - the log is a courtesy
+        pass
+    return f"Slurm ended it before it wrote a result{tail}"
 
 
 def _fill_failed(ret: Any, compose_failed: Any, overrides: List[str], idx: int,
@@ -274,6 +301,6 @@ def _fill_failed(ret: Any, compose_failed: Any, overrides: List[str], idx: int,
     except Exception as e:  # noqa: BLE001 - the failure itself is already recorded
         log.warning(f"could not compose the config of failed job ({' '.join(overrides)}): {e}")
         return
-    from hydra_plugins.alchemy_launcher._impl import attach_job_config
+    from ._jobconfig import attach_job_config
 
     attach_job_config(ret, sweep_config, job_dir)

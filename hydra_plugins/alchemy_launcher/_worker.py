@@ -1,15 +1,13 @@
 """Entry point of one job's fresh process: ``python -m hydra_plugins.alchemy_launcher._worker CTX JOB``.
 
-CTX is the sweep's shared payload (cloudpickle of the Hydra context, the multirun
-config, the task function and Hydra's singleton state) with ``sys_path.json`` beside it;
-JOB holds this job's overrides, number and where to put the result. The job's config
-is composed again here, as Hydra's joblib and submitit launchers do: Python config files
-register entries in a process-local registry when a ConfigSource loads them, so an
-unpickled config alone would miss them.
+CTX is the sweep's shared payload (the Hydra context, the task function and Hydra's
+singleton state) with ``sys_path.json`` beside it; JOB holds this job's number, its
+config as the launcher composed it, the Python objects of config files it refers to,
+and where to put the result. Nothing is composed again here: config files do not run.
 
-Result: a pickle of ``("ok", JobReturn)`` or ``("error", exception, traceback text)``,
-written atomically; a process that dies first leaves none, and the launcher reports its
-exit code or signal instead.
+Result: a pickle of ``("ok", JobReturn, task_location)`` or ``("error", exception,
+traceback text)``, written atomically; a process that dies first leaves none, and the
+launcher reports its exit code or signal instead.
 """
 from __future__ import annotations
 
@@ -23,27 +21,14 @@ from typing import Any
 
 
 def _write_result(path: Path, payload: Any) -> None:
-    import cloudpickle
+    from alchemy_resolvers.dispatch.payload import dumps
 
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        cloudpickle.dump(payload, f)
+    tmp.write_bytes(dumps(payload))
     os.replace(tmp, path)
 
 
-def _portable_exception(e: BaseException) -> BaseException:
-    """The exception itself when it survives pickling, else a RuntimeError naming it."""
-    import cloudpickle
-
-    try:
-        pickle.loads(cloudpickle.dumps(e))
-        return e
-    except Exception:  # noqa: BLE001 - any pickling failure
-        return RuntimeError(f"{type(e).__module__}.{type(e).__qualname__}: {e}")
-
-
-def main(argv: list) -> int:
-    ctx_path, job_path = Path(argv[1]), Path(argv[2])
+def _prepare_process(ctx_path: Path) -> None:
     # Line-buffered: a job killed by a signal still leaves every printed line in its log.
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -58,47 +43,34 @@ def main(argv: list) -> int:
     except OSError:
         pass
 
-    with open(job_path, "rb") as f:
-        job = pickle.load(f)
-    result_path = Path(job["result_path"])
-    try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.core.singleton import Singleton
-        from hydra.core.utils import JobStatus, run_job, setup_globals
-        from omegaconf import open_dict
 
-        with open(ctx_path, "rb") as f:
-            ctx = pickle.load(f)
-        setup_globals()
-        Singleton.set_state(ctx["singleton_state"])
-        hydra_context = ctx["hydra_context"]
-        sweep_config = hydra_context.config_loader.load_sweep_config(
-            ctx["config"], list(job["overrides"])
-        )
-        with open_dict(sweep_config):
-            sweep_config.hydra.job.id = job["job_id"]
-            sweep_config.hydra.job.num = job["idx"]
-        HydraConfig.instance().set_config(sweep_config)
-        ret = run_job(
-            hydra_context=hydra_context,
-            task_function=ctx["task_function"],
-            config=sweep_config,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-        )
+def main(argv: list) -> int:
+    from hydra_plugins.alchemy_launcher._jobconfig import (
+        portable_exception, report_failure, run_composed)
+
+    ctx_path, job_path = Path(argv[1]), Path(argv[2])
+    _prepare_process(ctx_path)
+    job: dict = {}
+    try:
+        job = pickle.loads(job_path.read_bytes())
+        ctx = pickle.loads(ctx_path.read_bytes())
+        ret = run_composed(ctx["hydra_context"], ctx["task_function"], job["sweep_config"],
+                           job["objects"], ctx["singleton_state"])
     except Exception as e:  # noqa: BLE001 - reported to the launcher, not lost
         tb = traceback.format_exc()
         sys.stderr.write(f"[hydra-alchemy] job #{job.get('idx')} failed outside the task:\n{tb}")
-        _write_result(result_path, ("error", _portable_exception(e), tb))
+        if "result_path" in job:
+            _write_result(Path(job["result_path"]), ("error", portable_exception(e), tb))
         return 1
 
+    from hydra.core.utils import JobStatus
+
+    result_path = Path(job["result_path"])
+    location = None
     if ret.status == JobStatus.FAILED:
-        e = ret._return_value
-        sys.stderr.write(f"[hydra-alchemy] job #{job['idx']} raised:\n")
-        traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
-        ret._return_value = _portable_exception(e)
+        location = report_failure(ret, f"job #{job['idx']}")
     try:
-        _write_result(result_path, ("ok", ret))
+        _write_result(result_path, ("ok", ret, location))
     except Exception as e:  # noqa: BLE001 - e.g. an unpicklable return value
         tb = traceback.format_exc()
         msg = (f"the job's return value ({type(ret._return_value).__name__}) cannot be "

@@ -13,8 +13,11 @@ class AlchemyLauncherConf:
     _target_: str = "hydra_plugins.alchemy_launcher.local_launcher.AlchemyLauncher"
 
     # GPUs each job gets, through CUDA_VISIBLE_DEVICES set before its process starts
-    # (AlchemyCat: work_gpu_num). 0: CPU-only sweep, up to n_jobs processes at once.
-    gpus_per_job: int = 1
+    # (AlchemyCat: work_gpu_num). auto: one GPU per job where NVML sees GPUs (or `gpus`
+    # names some), CPU-only jobs where it sees none (one log line says so). 0: CPU-only
+    # sweep, up to n_jobs processes at once. A number the machine cannot give (no NVML,
+    # fewer GPUs, an unknown id in `gpus`) stops the sweep before any job starts.
+    gpus_per_job: Any = "auto"
 
     # The pool of GPUs, e.g. [0,1,2,3] or "0,1" (indices as NVML / nvidia-smi number
     # them, or GPU-<uuid>). null: CUDA_VISIBLE_DEVICES if set, else every GPU NVML sees.

@@ -1,7 +1,10 @@
 """``hydra/launcher=alchemy``: every job in a fresh process with its own GPUs.
 
-Thin glue: the logic lives in :mod:`alchemy_resolvers.dispatch` and
-:mod:`alchemy_resolvers.gpu`, imported when a sweep launches, not at Hydra start-up.
+Thin glue: the Hydra side is in :mod:`._impl` (options in :mod:`._options`, each job's
+composed config in :mod:`._jobconfig`, the job's process in :mod:`._worker`), the rest
+in :mod:`alchemy_resolvers.dispatch` and :mod:`alchemy_resolvers.gpu`; all imported when
+a sweep launches, not at Hydra start-up. An option wrong for the whole sweep stops it
+with one message before any job starts.
 """
 import logging
 from typing import Any, Callable, List, Optional, Sequence
@@ -44,18 +47,20 @@ class AlchemyLauncher(Launcher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
+        from hydra_plugins._alchemy_errors import compact_settings_errors
         from hydra_plugins.alchemy_launcher._impl import LocalLaunchOptions, launch_jobs
 
         assert self.config is not None
         assert self.hydra_context is not None
         assert self.task_function is not None
-        results: List[JobReturn] = launch_jobs(
-            LocalLaunchOptions(**self.params),
-            hydra_context=self.hydra_context,
-            config=self.config,
-            task_function=self.task_function,
-            job_overrides=job_overrides,
-            initial_job_idx=initial_job_idx,
-            on_job_done=self.on_job_done,
-        )
+        with compact_settings_errors():  # a wrong option: one message, no job started
+            results: List[JobReturn] = launch_jobs(
+                LocalLaunchOptions(**self.params),
+                hydra_context=self.hydra_context,
+                config=self.config,
+                task_function=self.task_function,
+                job_overrides=job_overrides,
+                initial_job_idx=initial_job_idx,
+                on_job_done=self.on_job_done,
+            )
         return results

@@ -1,31 +1,27 @@
-"""The ``alchemy`` sweeper: a thin Hydra plugin over :mod:`hydra_plugins.alchemy_sweeper._impl`."""
-from typing import Any, Dict, List, Optional
+"""The ``alchemy`` sweeper: a thin Hydra plugin over :mod:`hydra_plugins.alchemy_sweeper._impl`.
+
+Its settings and their defaults are :class:`~hydra_plugins.alchemy_sweeper.config.
+AlchemySweeperConf`, the one place they are written.
+"""
+from dataclasses import fields
+from typing import Any, List, Optional
 
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins._alchemy_errors import compact_settings_errors
+from hydra_plugins.alchemy_sweeper.config import AlchemySweeperConf
+
+SETTINGS = tuple(f.name for f in fields(AlchemySweeperConf) if f.name != "_target_")
+
 
 class AlchemySweeper(Sweeper):
-    def __init__(
-        self,
-        max_batch_size: Optional[int] = None,
-        params: Optional[Dict[str, Any]] = None,
-        priorities: Optional[Dict[str, float]] = None,
-        gather: Optional[str] = None,
-        resume: bool = False,
-        job_folders: bool = True,
-        job_links: bool = True,
-        compose_once: bool = True,
-    ) -> None:
-        self.max_batch_size = max_batch_size
-        self.params = params
-        self.priorities = priorities
-        self.gather = gather
-        self.resume = resume
-        self.job_folders = job_folders
-        self.job_links = job_links
-        self.compose_once = compose_once
+    def __init__(self, **settings: Any) -> None:
+        # Unknown settings (`+hydra.sweeper.foo=1`) are reported by setup(), where Hydra
+        # shows the error as one message.
+        self.unknown = sorted(set(settings) - set(SETTINGS))
+        self.settings = AlchemySweeperConf(**{k: v for k, v in settings.items() if k in SETTINGS})
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Any = None
@@ -33,38 +29,34 @@ class AlchemySweeper(Sweeper):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
 
-        if self.compose_once:
-            from hydra_plugins.alchemy_sweeper._impl import GroupCachingConfigLoader
+        from hydra_plugins.alchemy_sweeper._compose import GroupCachingConfigLoader
+        from hydra_plugins.alchemy_sweeper._overrides import SweepConfigError
 
-            hydra_context = HydraContext(
-                config_loader=GroupCachingConfigLoader(hydra_context.config_loader),
-                callbacks=hydra_context.callbacks,
+        with compact_settings_errors():
+            if self.unknown:
+                raise SweepConfigError(
+                    f"hydra.sweeper.{self.unknown[0]} is not a setting of the alchemy sweeper",
+                    key=f"hydra.sweeper.{self.unknown[0]}", hint=f"its settings: {', '.join(SETTINGS)}")
+            # Each job is composed once in the sweep: the sweeper and the launcher share
+            # this loader (and the defaults list is composed once per group choice).
+            loader = GroupCachingConfigLoader(hydra_context.config_loader,
+                                              cache_groups=bool(self.settings.compose_once))
+            self.hydra_context = HydraContext(config_loader=loader, callbacks=hydra_context.callbacks)
+            self.config = config
+            self.launcher = Plugins.instance().instantiate_launcher(
+                hydra_context=self.hydra_context, task_function=task_function, config=config
             )
-        self.hydra_context = hydra_context
-        self.config = config
-        self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
-        )
         # instantiate() resolved the params; read them as written so that
         # interpolations in values reach each job unresolved.
         raw = OmegaConf.select(config, "hydra.sweeper.params", default=None)
         if raw is not None:
-            self.params = OmegaConf.to_container(raw, resolve=False)  # type: ignore[assignment]
+            self.settings.params = OmegaConf.to_container(raw, resolve=False)  # type: ignore[assignment]
 
     def sweep(self, arguments: List[str]) -> Any:
         from hydra_plugins.alchemy_sweeper._impl import SweepLoop
 
         assert self.config is not None and self.hydra_context is not None
-        loop = SweepLoop(
-            config=self.config,
-            hydra_context=self.hydra_context,
-            launcher=self.launcher,
-            params=self.params,
-            max_batch_size=self.max_batch_size,
-            gather=self.gather,
-            resume=self.resume,
-            priorities=dict(self.priorities or {}),
-            job_folders=self.job_folders,
-            job_links=self.job_links,
-        )
-        return loop.run(arguments)
+        with compact_settings_errors():
+            loop = SweepLoop(config=self.config, hydra_context=self.hydra_context, launcher=self.launcher,
+                             settings=self.settings)
+            return loop.run(arguments)

@@ -1,4 +1,6 @@
-"""Config of ``hydra/sweeper=alchemy`` (registered in Hydra's ConfigStore)."""
+"""Config of ``hydra/sweeper=alchemy`` (registered in Hydra's ConfigStore): the one
+place the sweeper's settings and their defaults are written; the plugin class builds
+this dataclass from what Hydra passes it."""
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
@@ -45,7 +47,7 @@ class AlchemySweeperConf:
 
     # Compose the defaults list once per distinct config-group choice and apply each
     # job's overrides to a copy (exactly Hydra's last composition step); false uses
-    # Hydra's full composition for every job.
+    # Hydra's full composition for every job. Either way each job is composed once.
     compose_once: bool = True
 
 

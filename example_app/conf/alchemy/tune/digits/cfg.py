@@ -1,9 +1,13 @@
 # A tunable config: the grid the alchemy sweeper runs, one job per combination.
-#   python3 example_app/train.py -m --config-name alchemy/tune/digits/cfg \
-#       hydra/sweeper=alchemy hydra/launcher=alchemy hydra.launcher.gpus_per_job=0
+#   python3 example_app/train.py -m --config-name alchemy/tune/digits/cfg
+# A Cfg2Tune picks hydra/sweeper=alchemy by itself; this one also picks the alchemy
+# launcher (one fresh process per job, GPUs when there are idle ones) below.
 from alchemy_resolvers import P_DEP, Cfg2Tune, Param2Tune
 
 cfg = Cfg2Tune(caps='alchemy/digits/base/cfg.py')
+
+# Hydra's defaults list, as in a YAML config (groups absolute: this file is in a subdir).
+cfg.defaults = ['_self_', {'override /hydra/launcher': 'alchemy'}]
 
 # Outer loop (priority 0): the batch size.
 cfg.loader.batch_size = Param2Tune([32, 128], priority=0)

@@ -1,0 +1,88 @@
+"""``sweep_state.jsonl``: the append-only source of truth of a sweep.
+
+One header line (what the sweep is over), then one line per job that ended, appended
+and fsynced before anything else happens, so a sweep killed at any moment keeps every
+finished result and a rerun knows what to skip. A torn last line (the process died
+mid-write) is ignored. The csv and xlsx summaries are rebuilt from these records.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from alchemy_resolvers.errors import SettingsError
+from alchemy_resolvers.frame.writers import atomic_write
+
+__all__ = ["StateFile", "StateMismatchError", "STATE_FILE", "STATE_VERSION"]
+
+STATE_FILE = "sweep_state.jsonl"
+STATE_VERSION = 1
+
+
+class StateMismatchError(SettingsError):
+    """The sweep dir holds the state of a different sweep (found before any job starts)."""
+
+
+def _parse(raw: bytes) -> Optional[Dict[str, Any]]:
+    try:
+        item = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None  # torn line
+    return item if isinstance(item, dict) else None
+
+
+class StateFile:
+    """Append-only record of a sweep's finished jobs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:
+        """``(header, records)``; a torn last line from a killed process is dropped."""
+        if not self.path.exists():
+            return None, []
+        header: Optional[Dict[str, Any]] = None
+        records: List[Dict[str, Any]] = []
+        with open(self.path, "rb") as f:
+            for raw in f:
+                item = _parse(raw)
+                if item is None:
+                    continue
+                if item.get("kind") == "header":
+                    header = item
+                elif item.get("kind") == "job":
+                    records.append(item)
+        return header, records
+
+    def start(self, header: Dict[str, Any], keep: bool) -> None:
+        """Open the state for this run: keep old records, or start over."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if keep and self.path.exists():
+            self._end_torn_line()
+            return
+        if self.path.exists():
+            os.replace(self.path, self.path.with_name(self.path.name + ".old"))
+        line = json.dumps(dict(header, kind="header", version=STATE_VERSION)) + "\n"
+        atomic_write(self.path, line.encode("utf-8"))
+
+    def _end_torn_line(self) -> None:
+        # A killed writer may have left half a line: end it so the next record starts
+        # on its own line.
+        with open(self.path, "rb+") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+
+    def append(self, record: Dict[str, Any]) -> None:
+        """Append one job's record and fsync it."""
+        line = json.dumps(dict(record, kind="job"), default=str, allow_nan=True) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,245 @@
+"""What the sweep keeps of every ended job: a record in the state file and a row of the
+metric frame (``sweep_state.jsonl``, ``metric_frame.csv`` / ``.xlsx``), and resume.
+
+A record is made from the job's ``JobReturn``: its metrics (the return value, or what
+``hydra.sweeper.gather`` reads from the job folder), or for a failed job a one-line
+error naming the task's own file and line (``ValueError: boom (train.py:20)``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import sysconfig
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from omegaconf import OmegaConf
+
+from alchemy_resolvers.frame import (
+    COMPLETED,
+    FAILED,
+    STATE_FILE,
+    MetricFrame,
+    StateFile,
+    StateMismatchError,
+    to_metrics,
+)
+from alchemy_resolvers.grid import Combination, Grid
+
+from hydra_plugins.alchemy_sweeper._overrides import SweepConfigError
+
+__all__ = ["Job", "Recorder", "describe_failure"]
+
+log = logging.getLogger(__name__)
+
+#: Frames up to this many rows are rewritten after every job, whatever it costs
+#: (openpyxl: ~15 ms for a few rows, ~0.2 ms more a row).
+ALWAYS_WRITE_ROWS = 300
+
+
+@dataclass
+class Job:
+    combo: Combination
+    key: str
+    folder: str
+    overrides: List[str]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _library_dirs() -> List[str]:
+    """Folders whose frames are never "the task's line": Python itself, installed
+    packages, Hydra, OmegaConf and hydra-alchemy."""
+    dirs = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    for name in ("hydra", "omegaconf", "alchemy_resolvers"):
+        mod = sys.modules.get(name)
+        if mod is not None and getattr(mod, "__file__", None):
+            dirs.add(os.path.dirname(os.path.abspath(mod.__file__)))
+    dirs.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # hydra_plugins
+    return sorted(os.path.abspath(d) + os.sep for d in dirs if d)
+
+
+def task_location(err: BaseException) -> Optional[str]:
+    """``file:line`` of the innermost frame of ``err``'s traceback in the user's code."""
+    tb = getattr(err, "__traceback__", None)
+    if tb is None:
+        return None
+    skip = _library_dirs()
+    for frame in reversed(traceback.extract_tb(tb)):
+        path = os.path.abspath(frame.filename)
+        if frame.filename.startswith("<") or "site-packages" in path or any(path.startswith(d) for d in skip):
+            continue
+        return f"{path}:{frame.lineno}"
+    return None
+
+
+def describe_failure(err: BaseException) -> str:
+    """One line for the frame's error column: ``Type: message (file.py:line)``.
+
+    A launcher's wrapper (``JobFailedError`` of ``hydra/launcher=alchemy``) is shown as
+    the task's own exception (its ``__cause__``) at ``task_location`` when it has one.
+    """
+    cause = err.__cause__
+    location = getattr(err, "task_location", None)
+    if cause is not None and str(getattr(err, "reason", "")).startswith("raised"):
+        shown: BaseException = cause
+        location = location or task_location(cause)
+    else:
+        shown = err
+        location = location or task_location(err)
+    text = f"{type(shown).__name__}: {shown}"
+    if location:
+        text += f" ({os.path.basename(str(location))})"
+    return text
+
+
+# --------------------------------------------------------------------------- records
+
+
+class Recorder:
+    """The state file and the metric frame of one sweep dir."""
+
+    def __init__(self, sweep_dir: Path, gather: Optional[str], resume: bool) -> None:
+        self.sweep_dir = sweep_dir
+        self.gather_path = gather
+        self.resume = resume
+        self._gather: Optional[Callable[..., Any]] = None
+        self.dirty = False
+        self._last_write_cost = 0.0
+        self._last_write_end = 0.0
+        self.state: Optional[StateFile] = None
+        self.frame: Optional[MetricFrame] = None
+
+    def gather_fn(self) -> Optional[Callable[..., Any]]:
+        """The ``hydra.sweeper.gather`` function (imported once; a bad path is a setting error)."""
+        if self.gather_path and self._gather is None:
+            from hydra.utils import get_method
+
+            try:
+                self._gather = get_method(self.gather_path)
+            except Exception as e:  # noqa: BLE001
+                raise SweepConfigError(
+                    f"hydra.sweeper.gather={self.gather_path!r} cannot be imported: {e}",
+                    key="hydra.sweeper.gather",
+                ) from None
+        return self._gather
+
+    # -- state / resume ------------------------------------------------------------------
+    def open(self, grid: Grid) -> None:
+        """Open the state file: start over, or (``resume``) load the finished records."""
+        self.state = StateFile(self.sweep_dir / STATE_FILE)
+        self.frame = MetricFrame(grid.keys)
+        header = {"params": [a.path for a in grid.axes], "keys": grid.keys}
+        old_header, records = self.state.load()
+        keep = False
+        if self.resume and old_header is not None:
+            if sorted(old_header.get("params", [])) != sorted(header["params"]):
+                raise StateMismatchError(
+                    f"{self.state.path} belongs to a sweep over "
+                    f"{old_header.get('params')}, this sweep is over {header['params']}: "
+                    "use another hydra.sweep.dir, or hydra.sweeper.resume=false to start "
+                    "this dir over",
+                    file=str(self.state.path), key="hydra.sweep.dir",
+                )
+            keep = True
+            for r in records:
+                self.frame.add(r)
+            done = sum(1 for r in self.frame.records() if r.get("status") == COMPLETED)
+            log.info(f"Resuming the sweep in {self.sweep_dir}: {done} combination(s) completed before")
+        self.state.start(header, keep=keep)
+
+    def completed(self, key: str) -> bool:
+        assert self.frame is not None
+        old = self.frame.get(key)
+        return old is not None and old.get("status") == COMPLETED
+
+    # -- one job --------------------------------------------------------------------------
+    def _outcome(self, grid: Grid, job: Job, ret: Any, job_dir: Optional[str],
+                 error: Optional[BaseException]) -> tuple:
+        """``(status, metrics, error text)`` of one ended job."""
+        from hydra.core.utils import JobStatus
+
+        if ret is None:
+            if error is not None:
+                return FAILED, {}, describe_failure(error)
+            return FAILED, {}, "the launcher returned no result for this job"
+        value = getattr(ret, "_return_value", None)
+        if getattr(ret, "status", None) != JobStatus.COMPLETED:
+            if isinstance(value, BaseException):
+                return FAILED, {}, describe_failure(value)
+            return FAILED, {}, f"job status {getattr(ret, 'status', None)}"
+        try:
+            gather = self.gather_fn()
+            if gather is not None:
+                value = gather(ret.cfg, job_dir, value, grid.params(job.combo))
+            return COMPLETED, to_metrics(value), None
+        except SweepConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a broken gather fails this row only
+            return FAILED, {}, f"gather failed: {type(e).__name__}: {e}"
+
+    def _job_dir(self, job: Job, ret: Any, name_folders: bool) -> Optional[str]:
+        job_dir = str(self.sweep_dir / job.folder) if name_folders else None
+        if ret is None:
+            return job_dir
+        hydra_cfg = getattr(ret, "hydra_cfg", None)
+        out_dir = OmegaConf.select(hydra_cfg, "hydra.runtime.output_dir", default=None) if hydra_cfg is not None else None
+        return str(out_dir) if out_dir else (getattr(ret, "working_dir", None) or job_dir)
+
+    def _shown_dir(self, job_dir: Optional[str]) -> Optional[str]:
+        if job_dir is None:
+            return None
+        try:
+            rel = os.path.relpath(os.path.abspath(job_dir), os.path.abspath(self.sweep_dir))
+        except ValueError:  # another drive (Windows)
+            return job_dir
+        return job_dir if rel.startswith("..") else rel
+
+    def record(self, grid: Grid, job: Job, ret: Any, error: Optional[BaseException] = None,
+               name_folders: bool = True) -> Dict[str, Any]:
+        """Append the job's record to the state file and the frame; rewrite the summary."""
+        assert self.state is not None and self.frame is not None
+        job_dir = self._job_dir(job, ret, name_folders)
+        status, metrics, err = self._outcome(grid, job, ret, job_dir, error)
+        record = {
+            "key": job.key,
+            "index": job.combo.index,
+            "names": grid.names(job.combo),
+            "folder": job.folder,
+            "overrides": grid.axis_overrides(job.combo),
+            "status": status,
+            "metrics": metrics,
+            "error": err,
+            "job_dir": self._shown_dir(job_dir),
+            "time": time.time(),
+        }
+        self.state.append(record)
+        self.frame.add(record)
+        if status != COMPLETED:
+            log.error(f"Job {job.folder} failed: {err}")
+        self.maybe_write()
+        return record
+
+    def maybe_write(self, force: bool = False) -> None:
+        """Rewrite the summary files, unless that would take over ~10% of the time.
+
+        Up to :data:`ALWAYS_WRITE_ROWS` rows this is after every job (a killed sweep
+        leaves every finished row in the sheet); for huge sweeps (a rewrite is linear
+        in rows) it is thinned so the sweep stays linear. The end of the sweep always
+        writes.
+        """
+        assert self.frame is not None
+        self.dirty = True
+        now = time.perf_counter()
+        busy = now - self._last_write_end < 9 * self._last_write_cost
+        if not force and busy and len(self.frame) > ALWAYS_WRITE_ROWS:
+            return
+        self.frame.write(self.sweep_dir)
+        self._last_write_end = time.perf_counter()
+        self._last_write_cost = self._last_write_end - now
+        self.dirty = False
