@@ -61,3 +61,13 @@ def app_copy(tmp_path: Path):
 
 def output_lines(proc: subprocess.CompletedProcess, prefix: str) -> List[str]:
     return [line[len(prefix):] for line in proc.stdout.splitlines() if line.startswith(prefix)]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """README blocks build on each other's outputs (a resume needs the sweep before it):
+    whatever order the other tests run in, keep those in README order."""
+    slots = [i for i, it in enumerate(items) if getattr(it, "originalname", "") == "test_runnable_block"]
+    ordered = sorted((items[i] for i in slots), key=lambda it: it.callspec.params["block"].line)
+    for i, it in zip(slots, ordered):
+        items[i] = it

@@ -371,6 +371,10 @@ def test_p_dep_jobs_are_composed_once(app):
         (["--config-name", "tune_bad_field"],
          "hydra.sweeper.params.loader.ini.batch_size has unknown field(s) ['priorty']"),
         (["--config-name", "tune_bad_order"], "reads `sched.epochs`, which comes later in the order"),
+        (["--config-name", "tune_bs_epoch", "hydra.sweeper.optimize={acc: biggest}"],
+         "hydra.sweeper.optimize.acc is 'biggest': a direction is max or min"),
+        (["--config-name", "tune_bs_epoch", "hydra.sweeper.aggregate=[seed]"],
+         "hydra.sweeper.aggregate names 'seed', which is not an axis of this sweep"),
     ],
 )
 def test_a_bad_setting_fails_once_before_any_job(app, args, message):
@@ -441,3 +445,41 @@ def test_describe_failure_prefers_the_launchers_task_location():
     killed = JobFailedError("job #2 (x=2) was killed by SIGKILL")
     killed.reason = "was killed by SIGKILL"
     assert describe_failure(killed) == "JobFailedError: job #2 (x=2) was killed by SIGKILL"
+
+
+# ----------------------------------------------------------------- directions and seeds (#15)
+
+
+def test_optimize_and_aggregate_by_config_path(app):
+    proc = sweep(app, "--config-name", "tune_bs_epoch", "hydra.sweeper.optimize={acc: max, test_loss: min}",
+                 "hydra.sweeper.aggregate=[sched.epochs]")
+    out = app / "out"
+    agg = pd.read_excel(out / "metric_frame.xlsx", sheet_name="aggregate", index_col=0)
+    assert list(agg.index) == [128, 256, 512] and (agg["acc count"] == 2).all()
+    assert "Best run per directed metric:" in proc.stdout
+    assert "acc (max): " in proc.stdout and "batch_size=512,epochs=15" in proc.stdout
+    assert (out / "metric_frame.html").exists() and (out / "metric_frame_aggregate.csv").exists()
+
+
+def test_a_directed_metric_no_run_returns_is_a_warning(app):
+    proc = sweep(app, "--config-name", "tune_bs_epoch", "hydra.sweeper.optimize={accuracy: max}")
+    assert "hydra.sweeper.optimize names accuracy, which no run returned" in proc.stdout + proc.stderr
+
+
+def test_big_frames_rewrite_the_sheet_at_most_every_xlsx_every_s(tmp_path):
+    from alchemy_resolvers.frame.table import MetricFrame
+    from hydra_plugins.alchemy_sweeper._record import ALWAYS_WRITE_ROWS, Recorder
+
+    rec = Recorder(tmp_path, None, False, xlsx_every_s=3600)
+    rec.frame = MetricFrame(["i"])
+    n = ALWAYS_WRITE_ROWS + 1
+    for i in range(n):
+        rec.frame.add({"key": str(i), "index": i, "names": [i], "status": "COMPLETED", "metrics": {"m": i}})
+    rec.maybe_write()  # the first rewrite writes everything
+    rec.frame.add({"key": "x", "index": n, "names": [n], "status": "COMPLETED", "metrics": {"m": 0}})
+    rec._last_write_cost = 0.0  # the csv is not busy
+    rec.maybe_write()
+    assert len(pd.read_csv(tmp_path / "metric_frame.csv")) == n + 1
+    assert len(pd.read_excel(tmp_path / "metric_frame.xlsx")) == n and rec.dirty
+    rec.maybe_write(force=True)  # the end of the sweep
+    assert len(pd.read_excel(tmp_path / "metric_frame.xlsx")) == n + 1 and not rec.dirty

@@ -61,6 +61,8 @@ class StateFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if keep and self.path.exists():
             self._end_torn_line()
+            # This run's header (its settings may differ) wins over the old one.
+            self._append_line(dict(header, kind="header", version=STATE_VERSION))
             return
         if self.path.exists():
             os.replace(self.path, self.path.with_name(self.path.name + ".old"))
@@ -79,7 +81,10 @@ class StateFile:
 
     def append(self, record: Dict[str, Any]) -> None:
         """Append one job's record and fsync it."""
-        line = json.dumps(dict(record, kind="job"), default=str, allow_nan=True) + "\n"
+        self._append_line(dict(record, kind="job"))
+
+    def _append_line(self, item: Dict[str, Any]) -> None:
+        line = json.dumps(item, default=str, allow_nan=True) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode("utf-8"))

@@ -5,8 +5,10 @@ the command line (:mod:`._axes`); each combination becomes a job (:mod:`._jobs`)
 are launched in batches of consecutive grid indices (so ``hydra.job.num`` is the
 index), and every ended job is recorded at once (:mod:`._record`).
 
-What is left: ``sweep_state.jsonl`` (one line per ended job, fsynced), and
-``metric_frame.csv`` / ``metric_frame.xlsx`` rewritten after every ended job. Running
+What is left: ``sweep_state.jsonl`` (one line per ended job, fsynced),
+``metric_frame.csv`` rewritten after every ended job, ``metric_frame.xlsx`` and
+``metric_frame.html`` every few seconds and at the end (with ``hydra.sweeper.optimize``
+marking the best runs, ``hydra.sweeper.aggregate`` adding mean/std over seeds). Running
 the same sweep into the same sweep dir again (``hydra.sweep.dir=...``) with
 ``hydra.sweeper.resume=true`` skips the combinations that completed and reruns failed
 and missing ones.
@@ -18,13 +20,17 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from pathlib import Path
 from typing import Any, Iterator, List, Mapping, Optional, Sequence
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from alchemy_resolvers.errors import AlchemyError, SettingsError
 from alchemy_resolvers.frame import XLSX_FILE
+from alchemy_resolvers.frame.aggregate import resolve_axes
+from alchemy_resolvers.frame.best import missing_metrics, parse_optimize
+from alchemy_resolvers.frame.progress import SweepProgress
 from alchemy_resolvers.grid import Combination, Grid
 
 from hydra_plugins.alchemy_sweeper._axes import build_grid, find_param_tokens
@@ -50,6 +56,8 @@ HYDRA_DEFAULT_SUBDIR = "${hydra.job.num}"
 KEEP_RETURNS = 10_000
 #: Jobs per launch when neither the user nor the launcher says otherwise.
 DEFAULT_CHUNK = 256
+#: Grids are counted for the progress line up to this size (beyond: total unknown).
+COUNT_LIMIT = 100_000
 
 
 class SweepFailedError(AlchemyError, RuntimeError):
@@ -77,6 +85,29 @@ def _batch_size(value: Any) -> Optional[int]:
     return value
 
 
+def _names(value: Any, name: str) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, ListConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SweepConfigError(f"hydra.sweeper.{name} must be a list of axis names, got {value!r}",
+                               key=f"hydra.sweeper.{name}", hint=f"hydra.sweeper.{name}=[seed]")
+    return list(value)
+
+
+def _count(grid: Grid) -> Optional[int]:
+    """The number of combinations, or None for a grid too large to walk twice."""
+    n = 0
+    for _ in grid:
+        n += 1
+        if n > COUNT_LIMIT:
+            return None
+    return n
+
+
 def is_settings_error(err: BaseException) -> bool:
     """A ``SettingsError``, also as a plugin re-raised it for Hydra (its ``__cause__``)."""
     return isinstance(err, SettingsError) or isinstance(err.__cause__, SettingsError)
@@ -100,7 +131,11 @@ class SweepLoop:
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
         raw_subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")  # type: ignore[union-attr]
         name_folders = bool(s.job_folders) and raw_subdir == HYDRA_DEFAULT_SUBDIR
-        self.recorder = Recorder(self.sweep_dir, s.gather, bool(s.resume))
+        self.directions = parse_optimize(_mapping(s.optimize, "optimize"))
+        self.aggregate = _names(s.aggregate, "aggregate")
+        self.show_progress = bool(s.progress)
+        self.recorder = Recorder(self.sweep_dir, s.gather, bool(s.resume), self.directions,
+                                 xlsx_every_s=float(s.xlsx_every_s))
         self.jobs = JobMaker(config=config, loader=hydra_context.config_loader, sweep_dir=self.sweep_dir,
                              name_folders=name_folders, job_links=bool(s.job_links) and name_folders)
         self.name_folders = name_folders
@@ -138,12 +173,16 @@ class SweepLoop:
             if self.recorder.completed(key):
                 assert self.recorder.frame is not None
                 self.recorder.frame.reindex(key, combo.index)
+                if self.recorder.progress is not None:
+                    self.recorder.progress.skipped += 1
                 continue
             yield self.jobs.make(grid, combo)
 
     # -- main ----------------------------------------------------------------------------
     def run(self, arguments: Sequence[str]) -> List[List[Any]]:
         grid = self.build_grid(arguments)
+        over = resolve_axes(self.aggregate, grid.keys, [a.path for a in grid.axes])
+        total = _count(grid)
         combos = iter(grid)
         first = next(combos)  # an empty grid fails here, before anything is written
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -153,10 +192,17 @@ class SweepLoop:
             + (", ".join(f"{a.display} ({len(a.values)})" for a in grid.axes) or "one job")
             + f" into {self.sweep_dir}"
         )
-        self.recorder.open(grid)
+        self.recorder.open(grid, over, total)
+        if self.show_progress:
+            own_line = hasattr(self.launcher, "set_job_done_callback")  # the alchemy launchers
+            self.recorder.progress = SweepProgress(total, parallel=self._parallel(), redraw=not own_line)
         if hasattr(self.launcher, "set_job_done_callback"):
             self.launcher.set_job_done_callback(self._on_job_done)
-        returns = self._run_batches(grid, self._jobs(grid, itertools.chain([first], combos)))
+        try:
+            returns = self._run_batches(grid, self._jobs(grid, itertools.chain([first], combos)))
+        finally:
+            if self.recorder.progress is not None:
+                self.recorder.progress.close()
         loader = self.jobs.loader
         log.debug(
             f"Composition: {loader.built} job config(s) built, {loader.handed_over} of them "
@@ -194,9 +240,22 @@ class SweepLoop:
                 self.recorder.maybe_write(force=True)
         return returns
 
+    def _parallel(self) -> Optional[int]:
+        """Jobs that run at once (the progress line's "running"), when the launcher says."""
+        if type(self.launcher).__name__ == "BasicLauncher":
+            return 1
+        n = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
+        if n == -1:
+            return os.cpu_count()
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+
     def _report(self) -> None:
         frame = self.recorder.frame
         assert frame is not None
+        missing = missing_metrics(self.directions, frame.metric_names())
+        if missing and any(r.get("status") == "COMPLETED" for r in frame.records()):
+            log.warning(f"hydra.sweeper.optimize names {', '.join(missing)}, which no run returned "
+                        f"(metrics: {', '.join(frame.metric_names()) or 'none'})")
         print(f"Metric Frame:\n{frame.render()}\n")
         print(f"Saved the metric frame at {self.sweep_dir / XLSX_FILE} (and .csv)")
         failed = frame.failed()
@@ -236,6 +295,8 @@ class SweepLoop:
 
     def _launch_run(self, grid: Grid, run: List[Job]) -> List[Any]:
         links = [link for link in (self.jobs.link(j) for j in run) if link is not None]
+        if self.recorder.progress is not None:
+            self.recorder.progress.launched(len(run))
         self._pending = {j.combo.index: j for j in run}
         self._reported = {}
         error: Optional[BaseException] = None

@@ -1,5 +1,12 @@
 """What the sweep keeps of every ended job: a record in the state file and a row of the
-metric frame (``sweep_state.jsonl``, ``metric_frame.csv`` / ``.xlsx``), and resume.
+metric frame (``sweep_state.jsonl``, ``metric_frame.csv`` / ``.xlsx`` / ``.html``), the
+progress line, and resume.
+
+The csv is rewritten after every job (cheap, and what a running job or a user's script
+reads); the xlsx and html are dearer (~1-2 s each for 10,000 rows: see
+``bench/bench_frame.py``): beyond a few hundred rows they are rewritten at most every
+``xlsx_every_s`` seconds, and always at the end. The state file stays the source of
+truth for all of them.
 
 A record is made from the job's ``JobReturn``: its metrics (the return value, or what
 ``hydra.sweeper.gather`` reads from the job folder), or for a failed job a one-line
@@ -15,7 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from omegaconf import OmegaConf
 
@@ -28,6 +35,7 @@ from alchemy_resolvers.frame import (
     StateMismatchError,
     to_metrics,
 )
+from alchemy_resolvers.frame.progress import SweepProgress
 from alchemy_resolvers.grid import Combination, Grid
 
 from hydra_plugins.alchemy_sweeper._overrides import SweepConfigError
@@ -36,8 +44,8 @@ __all__ = ["Job", "Recorder", "describe_failure"]
 
 log = logging.getLogger(__name__)
 
-#: Frames up to this many rows are rewritten after every job, whatever it costs
-#: (openpyxl: ~15 ms for a few rows, ~0.2 ms more a row).
+#: Frames up to this many rows are rewritten (csv, xlsx, html) after every job,
+#: whatever it costs; beyond, rewrites are thinned (see Recorder.maybe_write).
 ALWAYS_WRITE_ROWS = 300
 
 
@@ -104,16 +112,22 @@ def describe_failure(err: BaseException) -> str:
 class Recorder:
     """The state file and the metric frame of one sweep dir."""
 
-    def __init__(self, sweep_dir: Path, gather: Optional[str], resume: bool) -> None:
+    def __init__(self, sweep_dir: Path, gather: Optional[str], resume: bool,
+                 directions: Optional[Mapping[str, str]] = None, xlsx_every_s: float = 5.0) -> None:
         self.sweep_dir = sweep_dir
         self.gather_path = gather
         self.resume = resume
+        self.directions = dict(directions or {})
+        self.xlsx_every_s = float(xlsx_every_s)
         self._gather: Optional[Callable[..., Any]] = None
         self.dirty = False
         self._last_write_cost = 0.0
         self._last_write_end = 0.0
+        self._last_xlsx = float("-inf")
+        self._last_xlsx_cost = 0.0
         self.state: Optional[StateFile] = None
         self.frame: Optional[MetricFrame] = None
+        self.progress: Optional[SweepProgress] = None
 
     def gather_fn(self) -> Optional[Callable[..., Any]]:
         """The ``hydra.sweeper.gather`` function (imported once; a bad path is a setting error)."""
@@ -130,11 +144,15 @@ class Recorder:
         return self._gather
 
     # -- state / resume ------------------------------------------------------------------
-    def open(self, grid: Grid) -> None:
-        """Open the state file: start over, or (``resume``) load the finished records."""
+    def open(self, grid: Grid, aggregate_over: Sequence[str] = (), total: Optional[int] = None) -> None:
+        """Open the state file: start over, or (``resume``) load the finished records.
+
+        The header keeps the directions and aggregate axes, so ``alchemy frame`` shows
+        the same table as the sweep."""
         self.state = StateFile(self.sweep_dir / STATE_FILE)
-        self.frame = MetricFrame(grid.keys)
-        header = {"params": [a.path for a in grid.axes], "keys": grid.keys}
+        self.frame = MetricFrame(grid.keys, self.directions, aggregate_over)
+        header = {"params": [a.path for a in grid.axes], "keys": grid.keys,
+                  "optimize": self.directions, "aggregate": list(aggregate_over), "total": total}
         old_header, records = self.state.load()
         keep = False
         if self.resume and old_header is not None:
@@ -223,23 +241,36 @@ class Recorder:
         if status != COMPLETED:
             log.error(f"Job {job.folder} failed: {err}")
         self.maybe_write()
+        if self.progress is not None:
+            self.progress.ended(job.folder, status == COMPLETED, self.frame.best_so_far())
         return record
 
     def maybe_write(self, force: bool = False) -> None:
-        """Rewrite the summary files, unless that would take over ~10% of the time.
+        """Rewrite the csv, and the xlsx and html when they are due.
 
-        Up to :data:`ALWAYS_WRITE_ROWS` rows this is after every job (a killed sweep
-        leaves every finished row in the sheet); for huge sweeps (a rewrite is linear
-        in rows) it is thinned so the sweep stays linear. The end of the sweep always
-        writes.
+        Up to :data:`ALWAYS_WRITE_ROWS` rows every file is rewritten after every job
+        (~30-80 ms for the xlsx): a killed sweep leaves every finished row in the csv
+        and the sheet. Beyond, the csv is rewritten after every job but thinned to ~10%
+        of the time (a rewrite is linear in rows), and the xlsx and html at most every
+        ``xlsx_every_s`` seconds, and less often when writing them would take over
+        ~10% of the time (~1-2 s at 10,000 rows). ``force`` (the end of the
+        sweep) writes everything.
         """
         assert self.frame is not None
         self.dirty = True
         now = time.perf_counter()
+        small = len(self.frame) <= ALWAYS_WRITE_ROWS
         busy = now - self._last_write_end < 9 * self._last_write_cost
-        if not force and busy and len(self.frame) > ALWAYS_WRITE_ROWS:
+        if not force and busy and not small:
             return
-        self.frame.write(self.sweep_dir)
+        since = now - self._last_xlsx
+        sheets = force or small or since >= max(self.xlsx_every_s, 9 * self._last_xlsx_cost)
+        self.frame.write_csv(self.sweep_dir)
         self._last_write_end = time.perf_counter()
         self._last_write_cost = self._last_write_end - now
-        self.dirty = False
+        if sheets:
+            self.frame.write_xlsx(self.sweep_dir)
+            self.frame.write_html(self.sweep_dir)
+            self._last_xlsx = time.perf_counter()
+            self._last_xlsx_cost = self._last_xlsx - self._last_write_end
+        self.dirty = not sheets

@@ -2,7 +2,7 @@
 place the sweeper's settings and their defaults are written; the plugin class builds
 this dataclass from what Hydra passes it."""
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 
@@ -31,6 +31,24 @@ class AlchemySweeperConf:
     # Import path of `fn(cfg, job_dir, return_value, params) -> {metric: value}`,
     # for tasks that write their results to files instead of returning them.
     gather: Optional[str] = None
+
+    # Directions of metrics: `{val_acc: max, val_loss: min}`. The best run of each is
+    # marked in the sheet and the page, colour scales run over their columns, and the
+    # printed table names the best row. Metrics not named here have no direction.
+    optimize: Any = None
+
+    # Axes to average over (`[seed]`): the `aggregate` sheet and
+    # metric_frame_aggregate.csv group runs that differ only in these axes (mean, std
+    # with ddof=1, count per metric; failed runs counted, not averaged).
+    aggregate: List[str] = field(default_factory=list)
+
+    # The live view on stderr: a redrawn line on a terminal, a line per ended job
+    # otherwise.
+    progress: bool = True
+
+    # The csv is rewritten after every job; for frames over 300 rows the xlsx and html
+    # at most this often (seconds; smaller frames: after every job), and at the end.
+    xlsx_every_s: float = 5.0
 
     # Skip combinations that completed in an earlier run into the same sweep dir
     # (give the same hydra.sweep.dir; failed and missing ones run again). Off by

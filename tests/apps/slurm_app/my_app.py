@@ -38,7 +38,7 @@ def record(cfg: DictConfig) -> dict:
     if cfg.wait_for_frame_on is not None and cfg.x == cfg.wait_for_frame_on:
         # Did the sweeper record a job that ended while this one still runs?
         frame = Path(hydra_cfg.sweep.dir) / "metric_frame.csv"
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # squeue is polled: allow for a loaded machine
         while time.time() < deadline and not saw_frame:
             saw_frame = int(frame.exists() and "COMPLETED" in frame.read_text())
             time.sleep(0.2)
