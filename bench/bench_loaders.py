@@ -6,7 +6,16 @@ and an AlchemyCat-style experiment (caps chain + composed addon + DEPs) with
 ``alchemy_resolvers.lowering.lower.load_config`` (DEPs computed) and ``lower.load_for_hydra``
 (what Hydra gets). Prints mean milliseconds per load and the ratio to mmengine.
 
-    python bench/bench_loaders.py [--repeat N]
+With ``--corpus N`` it also loads N real configs per project (the released configs
+of mmdet, mmsegmentation, mmpretrain, mmaction2 and mmagic, fetched like the
+differential suite does; and the detectron2- and HRNet-style YACS trees of the test
+fixtures) with the native tool and with ours, and prints the ratios: the loader alone
+(``load_tree``, what the config source runs), ``load_config`` (loader, lowering and
+OmegaConf resolution) and a whole Hydra compose (``hydra.compose``, first compose of
+the file in the process). "cold" clears every cache of ours before each file; "warm"
+loads each file again, as every job of a sweep does.
+
+    python bench/bench_loaders.py [--repeat N] [--corpus N]
 """
 from __future__ import annotations
 
@@ -37,7 +46,12 @@ def timed(fn: Callable[[], object], repeat: int) -> List[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--corpus", type=int, default=0, help="real configs per project (0: skip)")
     args = parser.parse_args()
+    if args.corpus:
+        from bench_corpus import run_corpus  # bench/bench_corpus.py
+
+        run_corpus(args.corpus)
 
     from alchemy_resolvers.loading.mmcv import load_mmcv
     from alchemy_resolvers.lowering.lower import load_config, load_for_hydra

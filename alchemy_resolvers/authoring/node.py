@@ -17,12 +17,13 @@ __all__ = ["TreeNode", "ATTRS", "INHERITED_ATTRS"]
 
 # ``_ac_format`` is "yacs" for a tree built on YACS defaults: a YAML file later in its
 # ``caps`` then merges like ``merge_from_file``; ``_ac_yacs_new_allowed`` holds the
-# dotted paths of the defaults' nodes created with ``new_allowed=True``.
+# dotted paths of the defaults' nodes created with ``new_allowed=True``, and
+# ``_ac_yacs_keys`` the defaults' root ``CfgNode`` (its deprecated and renamed keys).
 _ATTRS = (
     "_ac_parent", "_ac_key", "_ac_mounted", "_ac_whole", "_ac_caps", "_ac_caps_from",
-    "_ac_format", "_ac_yacs_new_allowed", "_ac_frozen", "_ac_tuned_caps",
+    "_ac_format", "_ac_yacs_new_allowed", "_ac_yacs_keys", "_ac_frozen", "_ac_tuned_caps",
 )
-_INHERITED_ATTRS = ("_ac_format", "_ac_yacs_new_allowed")
+_INHERITED_ATTRS = ("_ac_format", "_ac_yacs_new_allowed", "_ac_yacs_keys")
 ATTRS, INHERITED_ATTRS = _ATTRS, _INHERITED_ATTRS
 
 
@@ -43,6 +44,7 @@ class TreeNode(dict):
         set_(self, "_ac_caps_from", None)
         set_(self, "_ac_format", None)
         set_(self, "_ac_yacs_new_allowed", frozenset())
+        set_(self, "_ac_yacs_keys", None)
         set_(self, "_ac_frozen", False)
         set_(self, "_ac_tuned_caps", None)  # a TunedCaps once caps are resolved
 

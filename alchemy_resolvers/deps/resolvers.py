@@ -10,26 +10,41 @@ root (``DEPTH``); at resolution the relative root is that many levels above
 our loader (command-line overrides, other config sources): they see the whole config,
 like a primary config does. A negative ``DEPTH`` means "the whole config" explicitly.
 
-Resolution stays lazy and uncached, so every override is reflected: a dep reading
-another dep gets its current value, and cycles are reported by key.
+Resolution stays lazy and uncached between reads, so every override is reflected: a
+dep reading another dep gets its current value, and cycles are reported by key. Within
+one read, each entry is computed once and the evaluator's work bounds hold for the
+whole resolution (``_Resolution``).
 """
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
+import enum
+import re
 from typing import Any, Callable, Iterator, List, Optional
 
-from omegaconf import DictConfig, ListConfig, Node, OmegaConf
+from omegaconf import AnyNode, DictConfig, ListConfig, Node, OmegaConf
 from omegaconf.errors import ConfigKeyError, InterpolationResolutionError
 
 from alchemy_resolvers._compat import register_resolver
-from alchemy_resolvers.errors import AlchemyError
-from alchemy_resolvers.expr import Lookup, safe_eval
+from alchemy_resolvers.deps.resolution import (
+    DepCycleError,
+    DepError,
+    DepLimitError,
+    compute_entry,
+    current_work_total,
+    evaluation_count,
+    evaluation_guard,
+    node_key,
+    read_child,
+)
+from alchemy_resolvers.expr import GeneratorValue, Lookup, safe_eval
 
 __all__ = [
     "ConfigView",
     "DepError",
     "DepCycleError",
+    "DepLimitError",
+    "check_config_value",
+    "evaluation_count",
     "relative_root",
     "view_of",
     "evaluation_guard",
@@ -38,20 +53,6 @@ __all__ = [
 ]
 
 ROOT_DEPTH = -1
-
-
-class DepError(AlchemyError, ValueError):
-    """A dependency could not be computed; the message names the entry that holds it."""
-
-
-class DepCycleError(DepError):
-    """Dependencies read each other in a cycle; the message lists the keys in order."""
-
-
-def node_key(node: Node) -> str:
-    """Full dotted key of ``node`` in its config ("<root>" for the root itself)."""
-    key = node._get_full_key(None)
-    return str(key) if key not in (None, "") else "<root>"
 
 
 def relative_root(parent: Node, depth: Optional[int], root: Node) -> Node:
@@ -157,15 +158,15 @@ class ConfigView(Lookup):
     def _get(self, key: Any) -> Any:
         node = self._node
         try:
-            if isinstance(node, ListConfig):
-                value = node[key]
-            elif isinstance(node, DictConfig):
-                if key not in node:
-                    raise ConfigKeyError(str(key))
-                value = node[key]
-            else:
+            if not isinstance(node, (DictConfig, ListConfig)):
                 raise DepError(f"`{node_key(node)}` is a value, not a config node")
-        except (ConfigKeyError, KeyError, IndexError, AttributeError):
+            # never `key in node`: it resolves the entry, and reading it again would
+            # double the work per level of a chain of dependencies
+            child = node._get_node(key, throw_on_missing_key=False)  # type: ignore[arg-type]
+            if child is None:
+                raise ConfigKeyError(str(key))
+            value = read_child(node, key, child, _direct_read(node, child))  # type: ignore[arg-type]
+        except (ConfigKeyError, KeyError, IndexError, AttributeError, TypeError):
             raise DepError(self._missing_message(key)) from None
         if isinstance(value, (DictConfig, ListConfig)):
             return ConfigView(value, f"{self._name}.{key}")
@@ -183,6 +184,30 @@ class ConfigView(Lookup):
         return f"`{self._name}[{key!r}]` is out of range: `{where}` has {len(node)} items"  # type: ignore[arg-type]
 
 
+#: The form the loader gives every ``${dep:...}`` (see ``loading/annotate.py``), when the
+#: expression needs no unescaping: it can be evaluated without OmegaConf's parser,
+#: which costs more than most expressions.
+_ANNOTATED = re.compile(r"^\$\{dep:'([^'\\$]*)',(-?\d+)\}$")
+
+
+def _direct_read(container: Node, child: Node) -> Optional[Callable[[], Any]]:
+    """A read of ``child`` that calls the dep resolver directly, as OmegaConf would
+    (same arguments, same result); ``None``
+    unless ``child`` is an untyped node holding exactly one annotated dep."""
+    if type(child) is not AnyNode:
+        return None
+    raw = child._value()
+    match = _ANNOTATED.match(raw) if type(raw) is str else None
+    if match is None:
+        return None
+    expr, depth = match.group(1), int(match.group(2))
+
+    def read() -> Any:  # OmegaConf gives a resolver's result back as it is, too
+        return _dep(expr, depth, _parent_=container, _node_=child, _root_=container._get_root())
+
+    return read
+
+
 def view_of(value: Any, name: str = "c") -> Any:
     """Wrap containers in a :class:`ConfigView`; leave other values as they are."""
     if isinstance(value, (DictConfig, ListConfig)):
@@ -190,73 +215,53 @@ def view_of(value: Any, name: str = "c") -> Any:
     return value
 
 
-_stack = threading.local()
+_SCALARS = (type(None), bool, int, float, str, bytes)
 
 
-@contextmanager
-def evaluation_guard(node: Node) -> Iterator[None]:
-    """Track the entries being computed on this thread to report cycles by key.
-
-    OmegaConf resolves lazily and on demand, so a dep that reads a dep recurses through
-    the resolvers; without this, a cycle would end in a bare RecursionError.
-    """
-    chain: List[str] = getattr(_stack, "chain", None) or []
-    _stack.chain = chain
-    key = node_key(node)
-    if key in chain:
-        cycle = chain[chain.index(key):] + [key]
-        raise DepCycleError("dependency cycle: " + " -> ".join(cycle))
-    chain.append(key)
-    try:
-        yield
-    finally:
-        chain.pop()
-
-
-def _unwrap_error(err: BaseException) -> BaseException:
-    """The innermost dep error behind OmegaConf's interpolation wrappers."""
-    seen = err
-    while isinstance(seen, InterpolationResolutionError) and seen.__cause__ is not None:
-        seen = seen.__cause__
-    return seen
-
-
-def compute_entry(node: Node, where: str, compute: Callable[[], Any]) -> Any:
-    """Run ``compute()`` as the value of ``node`` (a dep, or a Python DEP).
-
-    Cycles are reported by key; every other failure becomes a :class:`DepError` whose
-    message starts with ``where`` (the entry and what it holds), so a failure deep in a
-    chain of dependencies still names each entry on the way.
-    """
-    with evaluation_guard(node):
-        try:
-            return compute()
-        except DepCycleError:
-            raise
-        except InterpolationResolutionError as e:
-            inner = _unwrap_error(e)
-            if isinstance(inner, DepCycleError):
-                raise inner from None
-            if isinstance(inner, DepError):
-                raise DepError(f"{where}: {inner}") from inner
-            raise DepError(f"{where}: {type(inner).__name__}: {inner}") from e
-        except DepError as e:
-            raise DepError(f"{where}: {e}") from e
-        except Exception as e:  # noqa: BLE001 - every failure must name the entry
-            raise DepError(f"{where}: {type(e).__name__}: {e}") from e
+def check_config_value(value: Any, path: str = "") -> Any:
+    """Refuse a result OmegaConf cannot hold as a value (a set, a generator, a view of
+    the config, any other object) with an error, instead of letting it turn into
+    something else later; the caller names the entry. Tuples are lists in a config."""
+    if isinstance(value, _SCALARS) or isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_config_value(v, f"{path}[{i}]")
+        return value
+    at = f" at `{path}` of the result" if path else ""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k is not None and not isinstance(k, (str, int, float, enum.Enum)):
+                raise DepError(f"the result has the {type(k).__name__} key {k!r}{at}, "
+                               "which a config cannot hold (keys are str, int, float, bool)")
+            check_config_value(v, f"{path}.{k}" if path else str(k))
+        return value
+    if isinstance(value, ConfigView):
+        hint = "a dependency gives a value, not a part of the config: use ${rel:...} to reuse a subtree"
+    elif isinstance(value, (set, frozenset)):
+        hint = "a config has no sets: use sorted(...) or list(...)"
+    elif isinstance(value, GeneratorValue):
+        hint = "a generator expression is lazy: use [... for ...] or list(...)"
+    else:
+        hint = "a config value is None, bool, int, float, str, or a list or dict of them"
+    raise DepError(f"the result{at} is a {type(value).__name__}, not a config value; {hint}")
 
 
 def _dep(expr: str, depth: Optional[int] = None, *, _parent_: Node, _node_: Node, _root_: Node) -> Any:
+    where = f"in `{node_key(_node_)}` (${{dep:{expr}}})"
+
     def compute() -> Any:
         c = relative_root(_parent_, depth, _root_)
-        return safe_eval(str(expr), {"c": view_of(c, "c"), "root": view_of(_root_, "root")})
+        names = {"c": view_of(c, "c"), "root": view_of(_root_, "root")}
+        return check_config_value(safe_eval(str(expr), names, current_work_total()))
 
-    return compute_entry(_node_, f"in `{node_key(_node_)}` (${{dep:{expr}}})", compute)
+    return compute_entry(_node_, where, compute, ("dep", id(_node_), str(expr), depth))
 
 
 def _rel(path: str, depth: Optional[int] = None, *, _parent_: Node, _node_: Node, _root_: Node) -> Any:
     key = node_key(_node_)
-    with evaluation_guard(_node_):
+
+    def compute() -> Any:
         base = relative_root(_parent_, depth, _root_)
         found = OmegaConf.select(base, str(path), throw_on_missing=True, default=_MISSING)  # type: ignore[arg-type]
         if found is _MISSING:
@@ -266,6 +271,13 @@ def _rel(path: str, depth: Optional[int] = None, *, _parent_: Node, _node_: Node
                 f"relative root `{node_key(base)}`" + (f", which has: {have}" if have else "")
             )
         return found
+
+    try:
+        return compute_entry(_node_, f"in `{key}` (${{rel:{path}}})", compute)
+    except DepError as e:
+        if isinstance(e, DepCycleError) or not isinstance(e.__cause__, DepError):
+            raise
+        raise e.__cause__ from None  # a missing key is reported once, not "in x: in x"
 
 
 _MISSING = object()

@@ -7,6 +7,8 @@ tree), ``parser`` (text to checked tree), ``budget`` (work accounting), ``functi
 (the callable functions), ``evaluator`` (the interpreter and ``safe_eval``).
 """
 from alchemy_resolvers.expr.allowlists import Lookup
+from alchemy_resolvers.expr.budget import WorkTotal
+from alchemy_resolvers.expr.budget import _Generator as GeneratorValue
 from alchemy_resolvers.expr.evaluator import safe_eval
 from alchemy_resolvers.expr.limits import (
     ExpressionLimitError,
@@ -17,6 +19,8 @@ from alchemy_resolvers.expr.limits import (
 
 __all__ = [
     "Lookup",
+    "WorkTotal",
+    "GeneratorValue",
     "safe_eval",
     "UnsafeExpressionError",
     "ExpressionSyntaxError",

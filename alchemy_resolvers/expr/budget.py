@@ -25,7 +25,7 @@ from alchemy_resolvers.expr.limits import (
     _snippet,
 )
 
-__all__: List[str] = []
+__all__ = ["WorkTotal"]
 
 _NUMBER_TYPES = (int, float, complex)  # bool is an int
 _CONTAINER_TYPES = (list, tuple, set, frozenset, dict)
@@ -40,11 +40,27 @@ class _Generator:
     the evaluator."""
 
 
-class _Budget:
-    def __init__(self, expr: str) -> None:
-        self.expr = expr
+class WorkTotal:
+    """Steps and element operations counted across several evaluations.
+
+    Resolving one config entry may evaluate many expressions (every dependency it reads,
+    and theirs): the bounds must hold for that whole resolution, or a fan-out of reads
+    (each within bounds) could run for hours. The caller creates one ``WorkTotal`` per
+    resolution and passes it to every ``safe_eval`` of that resolution.
+    """
+
+    __slots__ = ("steps", "work", "what")
+
+    def __init__(self, what: str = "expression") -> None:
         self.steps = 0
         self.work = 0
+        self.what = what
+
+
+class _Budget:
+    def __init__(self, expr: str, total: "WorkTotal | None" = None) -> None:
+        self.expr = expr
+        self.total = total if total is not None else WorkTotal()
         self._sizes: Dict[int, int] = {}
         self._keep: List[Any] = []  # keeps sized objects alive so their ids stay unique
 
@@ -55,15 +71,17 @@ class _Budget:
             seg = None
         return _snippet(seg if seg is not None else ast.dump(node))
 
-    def step(self) -> None:
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise _limit(f"expression needs more than {MAX_STEPS} evaluation steps")
+    def step(self, n: int = 1) -> None:
+        total = self.total
+        total.steps += n
+        if total.steps > MAX_STEPS:
+            raise _limit(f"{total.what} needs more than {MAX_STEPS} evaluation steps")
 
     def charge(self, n: int) -> None:
-        self.work += n
-        if self.work > MAX_WORK:
-            raise _limit(f"expression needs more than {MAX_WORK} element operations")
+        total = self.total
+        total.work += n
+        if total.work > MAX_WORK:
+            raise _limit(f"{total.what} needs more than {MAX_WORK} element operations")
 
     def size(self, v: Any) -> int:
         """Deep size of ``v``: leaves counted, a str counts its length, an int one per 64

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from alchemy_resolvers.expr.allowlists import (
     _RESERVED,
@@ -38,7 +38,7 @@ from alchemy_resolvers.expr.allowlists import (
     Lookup,
     _callable_list,
 )
-from alchemy_resolvers.expr.budget import _Budget, _check_format_spec, _Generator, _len_or_big
+from alchemy_resolvers.expr.budget import WorkTotal, _Budget, _check_format_spec, _Generator, _len_or_big
 from alchemy_resolvers.expr.functions import _FUNCTION_IMPLS, _MATH_IMPLS, _STR_METHOD_IMPLS
 from alchemy_resolvers.expr.limits import (
     LOOKUP_STEPS,
@@ -74,8 +74,8 @@ _Env = Tuple[Dict[str, Any], ...]
 
 
 class _Evaluator(_Budget):
-    def __init__(self, expr: str, names: Mapping[str, Any]) -> None:
-        super().__init__(expr)
+    def __init__(self, expr: str, names: Mapping[str, Any], total: Optional[WorkTotal] = None) -> None:
+        super().__init__(expr, total)
         self.names = names
 
     # ---- dispatch
@@ -105,7 +105,7 @@ class _Evaluator(_Budget):
             return getattr(math, node.attr)  # validated: a constant
         obj = self.evaluate_node(node.value, env)
         if isinstance(obj, Lookup):
-            self.steps += LOOKUP_STEPS
+            self.step(LOOKUP_STEPS)
             return obj.lookup_attr(node.attr)
         raise UnsafeExpressionError(
             f"attribute access is only allowed on config nodes (and `.method(...)` calls of "
@@ -116,7 +116,7 @@ class _Evaluator(_Budget):
         obj = self.evaluate_node(node.value, env)
         key = self.evaluate_node(node.slice, env)
         if isinstance(obj, Lookup):
-            self.steps += LOOKUP_STEPS
+            self.step(LOOKUP_STEPS)
             return obj.lookup_item(key)
         if type(obj) in _SUBSCRIPTABLE:
             if type(key) is slice:
@@ -384,14 +384,15 @@ _DISPATCH: Dict[type, Callable[[_Evaluator, Any, _Env], Any]] = {
 
 # --------------------------------------------------------------------------- entry point
 
-def safe_eval(expr: str, names: Mapping[str, Any]) -> Any:
+def safe_eval(expr: str, names: Mapping[str, Any], total: Optional[WorkTotal] = None) -> Any:
     """Evaluate ``expr`` with ``names`` as its only variables, under the allow-list.
 
     A whole-result generator expression or ``range`` is returned as a list, so the value
-    can be stored in a config.
+    can be stored in a config. ``total`` shares the work bounds with other evaluations
+    (the dependencies one config entry reads); without it the bounds are this call's.
     """
     body = _compile(expr)
-    ev = _Evaluator(expr.strip(), names)
+    ev = _Evaluator(expr.strip(), names, total)
     try:
         result = ev.evaluate_node(body, ())
         if isinstance(result, _Generator):

@@ -33,8 +33,8 @@ from alchemy_resolvers.authoring import context
 from alchemy_resolvers.authoring.config import Config, merge_under
 from alchemy_resolvers.authoring.params import is_param
 from alchemy_resolvers.loading import cycles
-from alchemy_resolvers.loading.annotate import annotate_tree, annotate_value
-from alchemy_resolvers.loading.common import compile_config, run_config
+from alchemy_resolvers.loading.annotate import annotate_tree, annotate_value, as_text
+from alchemy_resolvers.loading.common import compiled_python, run_config
 from alchemy_resolvers.loading.detect import detect_python_format
 from alchemy_resolvers.loading.errors import (
     CapsNotFoundError,
@@ -136,13 +136,15 @@ def load_tree(path: PathLike, requester: Optional[str] = None) -> Config:
             fmt = detect_python_format(real)
             if fmt == "alchemy":
                 return _load_alchemy(real)
+            # MMCV, mmengine and yacs never interpolate: their strings are text
             if fmt == "yacs":
                 node = load_yacs_node(real)
-                tree = Config(yacs_to_dict(node))
+                tree = Config(as_text(yacs_to_dict(node)))
                 object.__setattr__(tree, "_ac_format", "yacs")
                 object.__setattr__(tree, "_ac_yacs_new_allowed", frozenset(yacs_new_allowed_paths(node)))
+                object.__setattr__(tree, "_ac_yacs_keys", node if hasattr(node, "key_is_deprecated") else None)
                 return tree
-            return Config(load_foreign(real, fmt=fmt))
+            return Config(as_text(load_foreign(real, fmt=fmt)))
         if ext in _DATA_EXTS:
             # ``c`` of a ``${dep:...}`` in this file is this file's root, wherever its
             # tree ends up: stamp depths now, before it is merged or composed.
@@ -158,19 +160,11 @@ def load_tree(path: PathLike, requester: Optional[str] = None) -> Config:
 load = load_tree
 
 
-_code_cache: Dict[str, Tuple[Tuple[int, int], Any]] = {}
+
 
 
 def _compile(path: str) -> Any:
-    st = os.stat(path)
-    stamp = (st.st_mtime_ns, st.st_size)
-    cached = _code_cache.get(path)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    with open(path, "rb") as f:
-        code = compile_config(f.read(), path)
-    _code_cache[path] = (stamp, code)
-    return code
+    return compiled_python(path)
 
 
 def _load_alchemy(path: str) -> Config:
@@ -235,7 +229,8 @@ def _apply_caps(node: Config, path: str) -> None:
             # A YAML over YACS defaults means ``merge_from_file``: only known keys, with
             # the defaults' types.
             real = find_config_path(entry, requester)
-            merged = Config(merge_yacs_yaml(base.to_dict(), real, new_allowed=base._ac_yacs_new_allowed))
+            merged = Config(merge_yacs_yaml(base.to_dict(), real, new_allowed=base._ac_yacs_new_allowed, leaf=as_text,
+                                           keys_from=base._ac_yacs_keys))
             merged._inherit_format(base)
             base = merged
             continue

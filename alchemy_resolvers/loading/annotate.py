@@ -17,9 +17,10 @@ Only values are rewritten, never keys, and nothing here evaluates anything.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, List, Optional, Tuple
 
-__all__ = ["annotate_tree", "annotate_value"]
+__all__ = ["annotate_tree", "annotate_value", "as_text", "is_whole_dependency"]
 
 _RESOLVERS = ("dep", "rel")
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -120,9 +121,11 @@ def _rewrite(name: str, arg: str, depth: int, original: str) -> str:
     single = _split_quoted(arg)
     if single is not None:
         expr, rest = single
-        if rest:  # already has further arguments (e.g. an explicit depth)
+        if not rest:  # the whole expression quoted, as OmegaConf needs on the command line
+            return _interpolation(name, expr, depth)
+        if rest.startswith(","):  # already has further arguments (e.g. an explicit depth)
             return original
-        return _interpolation(name, expr, depth)
+        # an expression that begins with a string literal: `'run_' + str(c.seed)`
     return _interpolation(name, arg, depth)
 
 
@@ -152,3 +155,35 @@ def _interpolation(name: str, expr: str, depth: int) -> str:
     else:
         quoted = "'" + expr.replace("'", "\\'") + "'"
     return "${" + name + ":" + quoted + "," + str(depth) + "}"
+
+
+# ----------------------------------------------------------- foreign formats: text
+
+_DOLLAR_BRACE = re.compile(r"(\\*)\$\{")
+
+
+def is_whole_dependency(text: str) -> bool:
+    """``text`` is exactly one ``${dep:...}``/``${rel:...}`` (or ``$<dep:...>``): the one
+    spelling of hydra-alchemy's own that a foreign config's strings may hold."""
+    stripped = text.strip()
+    if stripped.startswith("$<dep:") and stripped.endswith(">"):
+        return True
+    found = _next_interpolation(stripped, 0)
+    return found is not None and found[0] == 0 and found[3] == len(stripped) - 1
+
+
+def as_text(tree: Any) -> Any:
+    """``tree`` with every ``${`` in its string values escaped for OmegaConf, so a job
+    sees the text that MMCV, mmengine and yacs would give (``'${HOME}/data'``, a format
+    string) instead of an interpolation. A whole value that is one dependency stays
+    one (see :func:`is_whole_dependency`). Keys are never interpolated: left as
+    they are. Backslashes before ``${`` are doubled, as OmegaConf's escaping needs."""
+    if isinstance(tree, str):
+        if "${" not in tree or is_whole_dependency(tree):
+            return tree
+        return _DOLLAR_BRACE.sub(lambda m: "\\" * (2 * len(m.group(1))) + "\\${", tree)
+    if isinstance(tree, dict):
+        return {k: as_text(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(as_text(v) for v in tree)
+    return tree

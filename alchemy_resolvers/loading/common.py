@@ -23,9 +23,10 @@ here); YAML is read by :mod:`~alchemy_resolvers.loading.yaml_loader` (OmegaConf'
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
-from typing import Any, Dict, Iterator, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Type
 
 from alchemy_resolvers.loading.errors import (  # noqa: F401 - re-exported
     BaseFileNotFoundError,
@@ -108,3 +109,50 @@ def run_config(code: Any, filename: str, namespace: Dict[str, Any],
     """
     with config_errors(filename, passthrough):
         exec(code, namespace)  # noqa: S102 - a .py config is code, run as its author wrote it
+
+
+_stamped: Dict[Tuple[str, str], Tuple[Tuple[int, int], Any]] = {}
+
+
+def by_stamp(kind: str, path: str, build: Callable[[], Any]) -> Any:
+    """``build()`` for file ``path``, computed again only when the file changes (its
+    mtime or size): Hydra composes the same files for every job, and a sweep would
+    otherwise parse, compile and classify each of them hundreds of times. ``kind``
+    keeps different products of one file apart. Callers that hand out a mutable value
+    copy it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return build()
+    stamp = (st.st_mtime_ns, st.st_size)
+    key = (kind, path)
+    hit = _stamped.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = build()
+    _stamped[key] = (stamp, value)
+    return value
+
+
+def parsed_python(path: str) -> Any:
+    """The syntax tree of Python config file ``path``, parsed once while the file does
+    not change: format detection reads it, and compiling it skips a second parse. A
+    syntax error names ``file:line``."""
+
+    def parse() -> Any:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        try:
+            return ast.parse(source, filename=path)
+        except SyntaxError as e:
+            raise ConfigExecutionError(
+                f"{path}:{e.lineno}: syntax error in config: {e.msg}", path, e.lineno
+            ) from e
+
+    return by_stamp("python-ast", path, parse)
+
+
+def compiled_python(path: str) -> Any:
+    """The code object of Python config file ``path``, compiled once while it does not
+    change."""
+    return by_stamp("python-code", path, lambda: compile_config(parsed_python(path), path))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Literal, Set
+from typing import Iterator, List, Literal, Set
 
-from alchemy_resolvers.loading.common import ConfigExecutionError
+from alchemy_resolvers.loading.common import ConfigExecutionError, by_stamp, parsed_python
 
 __all__ = ["detect_python_format", "detect_python_source_format", "PythonFormat"]
 
@@ -21,6 +21,8 @@ _ALCHEMY_PACKAGES = ("alchemy_resolvers", "alchemy_cat")
 _ALCHEMY_CLASSES = {"Config", "Cfg2Tune"}
 _ALCHEMY_TARGETS = {"cfg", "config"}
 _YACS_CLASSES = {"CN", "CfgNode"}
+_YACS_FUNCTIONS = {"get_default_config", "get_cfg"}
+_YACS_WORDS = ("CN", "CfgNode", "get_cfg")
 
 
 def detect_python_format(path: "str | os.PathLike[str]") -> PythonFormat:
@@ -33,17 +35,23 @@ def detect_python_format(path: "str | os.PathLike[str]") -> PythonFormat:
       aliased, or reached through an imported module: ``dl_config.Config(...)``).
     - ``mmcv``: an assignment to ``_base_``, or a ``with read_base():`` block.
     - ``yacs``: a name bound to ``CN()`` / ``CfgNode()`` (``_C = CN()``; also
-      ``yacs.config.CfgNode()`` and aliases of it), or a ``get_cfg_defaults`` function.
+      ``yacs.config.CfgNode()`` and aliases of it), a ``get_cfg_defaults`` function, or
+      with ``CfgNode`` imported from yacs/fvcore/detectron2, a ``get_default_config``
+      (torchreid) or ``get_cfg`` (detectron2, SlowFast) function.
     - ``plain``: anything else, a module of top-level variables; ``load_mmcv`` reads
       it like an MMCV config without ``_base_``.
 
     A file that does not parse raises :class:`~alchemy_resolvers.loading.common.ConfigExecutionError`
     naming ``file:line``.
     """
-    filename = os.fspath(path)
-    with open(filename, encoding="utf-8") as f:
-        source = f.read()
-    return detect_python_source_format(source, filename)
+    filename = os.path.abspath(os.fspath(path))
+
+    def detect() -> PythonFormat:
+        with open(filename, encoding="utf-8") as f:
+            source = f.read()
+        return _detect_tree(parsed_python(filename), source)
+
+    return by_stamp("python-format", filename, detect)  # type: ignore[no-any-return]
 
 
 def detect_python_source_format(source: str, filename: str = "<config>") -> PythonFormat:
@@ -54,11 +62,16 @@ def detect_python_source_format(source: str, filename: str = "<config>") -> Pyth
         raise ConfigExecutionError(
             f"{filename}:{e.lineno}: syntax error in config: {e.msg}", filename, e.lineno
         ) from e
-    if _is_alchemy(tree):
+    return _detect_tree(tree, source)
+
+
+def _detect_tree(tree: ast.Module, source: str) -> PythonFormat:
+    # each check walks the tree: skip those whose names the text does not even hold
+    if any(p in source for p in _ALCHEMY_PACKAGES) and _is_alchemy(tree):
         return "alchemy"
-    if _is_mmcv(tree):
+    if ("_base_" in source or "read_base" in source) and _is_mmcv(tree):
         return "mmcv"
-    if _is_yacs(tree):
+    if any(word in source for word in _YACS_WORDS) and _is_yacs(tree):
         return "yacs"
     return "plain"
 
@@ -91,7 +104,7 @@ def _imports(tree: ast.Module, packages: tuple, classes: Set[str]) -> "tuple[Set
     modules of those packages (``import alchemy_cat.dl_config as dc`` binds ``dc``)."""
     class_names: Set[str] = set()
     module_names: Set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.split(".")[0] not in packages:
                 continue
@@ -105,6 +118,19 @@ def _imports(tree: ast.Module, packages: tuple, classes: Set[str]) -> "tuple[Set
                 if alias.name.split(".")[0] in packages:
                     module_names.add(alias.asname or alias.name.split(".")[0])
     return class_names, module_names
+
+
+def _statements(body: List[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, also inside blocks and functions, without visiting expressions
+    (imports are statements: walking every expression node costs most of a detection)."""
+    stack = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                stack.extend(reversed([n for n in inner if isinstance(n, (ast.stmt, ast.excepthandler, getattr(ast, "match_case", ast.stmt)))]))
 
 
 def _calls_class(value: "ast.expr | None", class_names: Set[str], module_names: Set[str], classes: Set[str]) -> bool:
@@ -152,10 +178,15 @@ def _is_yacs(tree: ast.Module) -> bool:
     class_names, module_names = _imports(
         tree, ("yacs", "fvcore", "detectron2"), {"CfgNode", "CN"}
     )
+    imports_cfgnode = bool(class_names or module_names)
     class_names |= _YACS_CLASSES  # ``CN()`` is the universal spelling
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "get_cfg_defaults":
-            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # get_cfg_defaults (yacs's README) alone; get_default_config (torchreid)
+            # and get_cfg (detectron2, SlowFast) with a CfgNode import
+            if node.name == "get_cfg_defaults" or (imports_cfgnode and node.name in _YACS_FUNCTIONS):
+                return True
+            continue
         if _targets(node) and _calls_class(_value(node), class_names, module_names, {"CfgNode", "CN"}):
             return True
     return False

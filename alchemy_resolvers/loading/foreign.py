@@ -9,7 +9,7 @@ from alchemy_resolvers.loading.detect import detect_python_format
 from alchemy_resolvers.loading.errors import NotAForeignFormatError, UnsupportedConfigError
 from alchemy_resolvers.loading.mmcv import load_mmcv
 from alchemy_resolvers.loading.yacs import load_yacs, load_yaml_with_base
-from alchemy_resolvers.loading.yaml_loader import parse_data_text
+from alchemy_resolvers.loading.yaml_loader import parse_data_file
 
 __all__ = ["load_foreign"]
 
@@ -71,6 +71,4 @@ def _safe_load_data(path: str, ext: Optional[str] = None) -> dict:
     """Parse a YAML/JSON file with a safe loader; the top level must be a mapping."""
     if ext is None:
         ext = os.path.splitext(path)[1].lower()
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    return parse_data_text(text, path, ext)
+    return parse_data_file(path, ext)

@@ -65,6 +65,7 @@ import types
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from alchemy_resolvers.expr import ExpressionNameError, safe_eval
 from alchemy_resolvers.loading import cycles
 from alchemy_resolvers.loading.common import compile_config, run_config
 from alchemy_resolvers.loading.errors import (
@@ -236,12 +237,33 @@ def _python_base_files(tree: ast.Module, filename: str) -> List[str]:
         return []
     try:
         value = ast.literal_eval(node.value)  # type: ignore[attr-defined]
-    except ValueError as e:
-        raise UnsupportedConfigError(
-            f"{filename}:{node.lineno}: _base_ must be a literal path or list of paths "
-            f"(strings), not an expression: {ast.unparse(node.value)}"  # type: ignore[attr-defined]
-        ) from e
+    except ValueError:
+        value = _base_expression(node, filename)
     return _normalise_base_files(value, filename)
+
+
+def _base_expression(node: ast.Assign, filename: str) -> Any:
+    """The value of a ``_base_`` that is an expression, not a literal
+    (``['i3d_' + 'kinetics.py']`` in mmaction2). mmengine evaluates it on its own,
+    before the file runs, so it cannot read the file's variables; the safe evaluator
+    gives the same values for the expressions that can work (concatenation, f-strings,
+    comprehensions, str methods)."""
+    text = ast.unparse(node.value)
+    try:
+        return safe_eval(text, {})
+    except ExpressionNameError as e:
+        raise UnsupportedConfigError(
+            f"{filename}:{node.lineno}: _base_ = {text} reads a variable: mmengine evaluates "
+            f"`_base_` before the file runs, without its variables ({e})",
+            file=filename, key=BASE_KEY, hint="write the paths in the _base_ expression itself",
+        ) from None
+    except UnsupportedConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure: say which line and why
+        raise UnsupportedConfigError(
+            f"{filename}:{node.lineno}: cannot evaluate _base_ = {text}: {e}",
+            file=filename, key=BASE_KEY, hint="write _base_ as a path or a list of paths",
+        ) from None
 
 
 class _RemoveBaseAssign(ast.NodeTransformer):

@@ -48,6 +48,20 @@ class _AttrDict(dict):
     def __setitem__(self, key: Any, value: Any) -> None:
         super().__setitem__(key, self._hook(value))
 
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """mmengine's ``ConfigDict.update``: a dict given for a key that holds a dict
+        merges into it, recursively (``model.update(backbone=dict(depth=101))`` keeps
+        the other backbone keys); anything else replaces the value."""
+        if len(args) > 1:
+            raise TypeError("update only accept one positional argument")
+        other = dict(dict.items(args[0])) if args else {}
+        other.update(kwargs)
+        for key, value in other.items():
+            if key in self and isinstance(self[key], dict) and isinstance(value, dict):
+                self[key].update(value)
+            else:
+                self[key] = value
+
     def __getattr__(self, name: str) -> Any:
         try:
             return self[name]
@@ -71,10 +85,6 @@ class _AttrDict(dict):
         for key, value in self.items():
             dict.__setitem__(other, copy.deepcopy(key, memo), copy.deepcopy(value, memo))
         return other
-
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
 
     def copy(self) -> "_AttrDict":  # type: ignore[override]
         other = _AttrDict()

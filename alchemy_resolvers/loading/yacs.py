@@ -20,10 +20,10 @@ import copy
 import logging
 import os
 from ast import literal_eval
-from typing import Any, Dict, Iterable, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Set, Tuple, Union
 
 from alchemy_resolvers.loading import cycles
-from alchemy_resolvers.loading.common import compile_config, config_errors, error_line, run_config
+from alchemy_resolvers.loading.common import compiled_python, config_errors, error_line, run_config
 from alchemy_resolvers.loading.errors import (
     BaseFileNotFoundError,
     BaseMergeTypeError,
@@ -33,7 +33,7 @@ from alchemy_resolvers.loading.errors import (
     YacsKeyError,
     YacsTypeError,
 )
-from alchemy_resolvers.loading.yaml_loader import YamlRules, parse_data_text
+from alchemy_resolvers.loading.yaml_loader import YamlRules, parse_data_file
 
 __all__ = [
     "load_yacs",
@@ -47,7 +47,10 @@ __all__ = [
 BASE_KEY = "_BASE_"
 # What a CfgNode may hold besides CfgNodes (yacs's _VALID_TYPES).
 _VALID_TYPES = {tuple, list, str, int, float, bool, type(None)}
-_DEFAULT_NAMES = ("get_cfg_defaults", "_C", "cfg")
+#: Where a defaults file keeps its config, in lookup order: a function (yacs's README,
+#: torchreid, detectron2/SlowFast) is called, a variable is taken as it is.
+DEFAULT_FUNCTIONS = ("get_cfg_defaults", "get_default_config", "get_cfg")
+_DEFAULT_NAMES = DEFAULT_FUNCTIONS + ("_C", "cfg")
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +61,10 @@ logger = logging.getLogger(__name__)
 def load_yacs(path: "str | os.PathLike[str]") -> dict:
     """Run a YACS defaults file and return its config as nested plain dicts.
 
-    The file must define, looked up in this order, ``get_cfg_defaults()`` (called), a
-    ``CfgNode`` named ``_C``, or ``cfg`` (a ``CfgNode`` or a dict, as in yacs's own
-    Python-override files). Lists and tuples are kept as they are.
+    The file must define, looked up in this order, a function ``get_cfg_defaults()``,
+    ``get_default_config()`` (torchreid) or ``get_cfg()`` (detectron2, SlowFast), which
+    is called, a ``CfgNode`` named ``_C``, or ``cfg`` (a ``CfgNode`` or a dict, as in
+    yacs's own Python-override files). Lists and tuples are kept as they are.
     """
     return yacs_to_dict(load_yacs_node(path))
 
@@ -72,24 +76,26 @@ def load_yacs_node(path: "str | os.PathLike[str]") -> Any:
     created with ``new_allowed=True`` and the deprecated/renamed keys registered on it.
     """
     filename = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    with open(filename, encoding="utf-8") as f:
-        code = compile_config(f.read(), filename)
+
+    code = compiled_python(filename)
     namespace: Dict[str, Any] = {"__file__": filename, "__name__": "__config__"}
     run_config(code, filename, namespace)
     found = None
     for name in _DEFAULT_NAMES:
         obj = namespace.get(name)
-        if name == "get_cfg_defaults" and callable(obj):
-            with config_errors(filename):
-                found = obj()
-            break
-        if obj is not None and name != "get_cfg_defaults":
+        if name in DEFAULT_FUNCTIONS:
+            if callable(obj) and getattr(obj, "__module__", None) == "__config__":
+                with config_errors(filename):
+                    found = obj()
+                break
+        elif obj is not None:
             found = obj
             break
     if found is None:
         raise UnsupportedConfigError(
-            f"{filename}: a YACS config must define get_cfg_defaults(), _C or cfg; "
-            "none was found"
+            f"{filename}: a YACS config must define one of {', '.join(DEFAULT_FUNCTIONS)} "
+            "(a function returning the CfgNode), _C or cfg; none was found",
+            file=filename,
         )
     if not isinstance(found, dict):
         raise UnsupportedConfigError(
@@ -194,9 +200,7 @@ def _fvcore_merge(a: dict, b: dict, filename: str, path: Tuple[str, ...]) -> Non
 
 
 def _read_yaml(filename: str, rules: YamlRules = "omegaconf") -> dict:
-    with open(filename, encoding="utf-8") as f:
-        text = f.read()
-    return parse_data_text(text, filename, ".yaml", rules)
+    return parse_data_file(filename, ".yaml", rules)
 
 
 def merge_yacs_yaml(
@@ -204,6 +208,8 @@ def merge_yacs_yaml(
     yaml_path: "str | os.PathLike[str]",
     *,
     new_allowed: Union[bool, Iterable[str]] = False,
+    leaf: Callable[[Any], Any] = lambda v: v,
+    keys_from: Any = None,
 ) -> dict:
     """Return ``defaults`` with the YAML file merged in, as yacs's ``merge_from_file``.
 
@@ -217,7 +223,9 @@ def merge_yacs_yaml(
     Errors name the key and the file: :class:`~alchemy_resolvers.loading.common.YacsKeyError`
     (a ``KeyError``, like yacs's "Non-existent config key") and
     :class:`~alchemy_resolvers.loading.common.YacsTypeError` (a ``ValueError``, like yacs's
-    "Type mismatch").
+    "Type mismatch"). ``leaf`` maps each value the YAML sets (the config source makes
+    strings text for OmegaConf with it). ``keys_from``: the defaults' root ``CfgNode``
+    when ``defaults`` is a plain dict, for its deprecated and renamed keys.
     """
     filename = os.path.abspath(os.path.expanduser(os.fspath(yaml_path)))
     if not os.path.isfile(filename):
@@ -230,13 +238,13 @@ def merge_yacs_yaml(
         allowed = yacs_new_allowed_paths(defaults) | (allowed if isinstance(allowed, set) else set())
         if new_allowed is True:
             allowed = True
-    root_node = defaults if _is_cfg_node(defaults) else None
+    root_node = defaults if _is_cfg_node(defaults) else keys_from
     # yacs reads the file with PyYAML's safe_load (dates become dates, ``1e-3`` a
     # string that literal_eval then decodes): same rules, same values and errors.
     other = load_yaml_with_base(filename, rules="yacs")
     _check_leaf_types(other, filename, [])
     result = yacs_to_dict(defaults)
-    _merge_a_into_b(other, result, [], filename, allowed, root_node)
+    _merge_a_into_b(other, result, [], filename, (allowed, root_node, leaf))
     return result
 
 
@@ -269,25 +277,21 @@ def _decode_value(value: Any) -> Any:
         return value
 
 
-def _merge_a_into_b(
-    a: dict,
-    b: dict,
-    key_list: list,
-    filename: str,
-    allowed: Union[bool, Set[str]],
-    root_node: Any,
-) -> None:
+def _merge_a_into_b(a: dict, b: dict, key_list: list, filename: str, how: Tuple[Any, Any, Callable[[Any], Any]]) -> None:
+    """yacs's ``_merge_a_into_b``; ``how``: which nodes take new keys, the ``CfgNode``
+    (deprecated and renamed keys), and the map of set values."""
+    allowed, root_node, leaf = how
     for k, v_ in a.items():
         full_key = ".".join(key_list + [str(k)])
         v = _decode_value(copy.deepcopy(v_))
         if k in b:
             v = _check_and_coerce(v, b[k], full_key, filename)
             if isinstance(v, dict):
-                _merge_a_into_b(v, b[k], key_list + [str(k)], filename, allowed, root_node)
+                _merge_a_into_b(v, b[k], key_list + [str(k)], filename, how)
             else:
-                b[k] = v
+                b[k] = leaf(v)
         elif allowed is True or (isinstance(allowed, set) and ".".join(key_list) in allowed):
-            b[k] = v
+            b[k] = leaf(v)
         elif root_node is not None and root_node.key_is_deprecated(full_key):
             # yacs logs and skips (key_is_deprecated already logged); no warning, so
             # Hydra apps run with -Werror keep working.

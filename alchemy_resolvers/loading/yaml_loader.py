@@ -13,12 +13,15 @@ onto YACS defaults, so that such a file gives exactly the values yacs would give
 """
 from __future__ import annotations
 
+import copy
 import json
+import os
 from typing import Any, Literal, Optional
 
+from alchemy_resolvers.loading.common import by_stamp
 from alchemy_resolvers.loading.errors import ConfigExecutionError, UnsupportedConfigError
 
-__all__ = ["load_yaml_text", "load_yaml_file", "parse_data_text", "dump_yaml", "YamlRules"]
+__all__ = ["load_yaml_text", "load_yaml_file", "parse_data_text", "parse_data_file", "dump_yaml", "YamlRules"]
 
 YamlRules = Literal["omegaconf", "yacs"]
 
@@ -43,7 +46,8 @@ def load_yaml_text(text: str, path: str, rules: YamlRules = "omegaconf") -> Any:
 
     try:
         if rules == "yacs":
-            return yaml.safe_load(text)
+            # PyYAML's safe rules; libyaml's parser when present gives the same values
+            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe
         return yaml.load(text, Loader=_omegaconf_loader())  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -53,8 +57,24 @@ def load_yaml_text(text: str, path: str, rules: YamlRules = "omegaconf") -> Any:
 
 
 def load_yaml_file(path: str, rules: YamlRules = "omegaconf") -> Any:
-    with open(path, encoding="utf-8") as f:
-        return load_yaml_text(f.read(), path, rules)
+    """``load_yaml_text`` of a file, parsed once while it does not change (a copy each
+    call: callers merge into what they get)."""
+
+    def parse() -> Any:
+        with open(path, encoding="utf-8") as f:
+            return load_yaml_text(f.read(), path, rules)
+
+    return copy.deepcopy(by_stamp(f"yaml-{rules}", os.path.abspath(path), parse))
+
+
+def parse_data_file(path: str, ext: str, rules: YamlRules = "omegaconf") -> dict:
+    """:func:`parse_data_text` of a file, parsed once while it does not change."""
+
+    def parse() -> dict:
+        with open(path, encoding="utf-8") as f:
+            return parse_data_text(f.read(), path, ext, rules)
+
+    return copy.deepcopy(by_stamp(f"data-{ext}-{rules}", os.path.abspath(path), parse))
 
 
 def parse_data_text(text: str, path: str, ext: str, rules: YamlRules = "omegaconf") -> dict:

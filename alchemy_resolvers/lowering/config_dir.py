@@ -168,9 +168,14 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+_BASE_KEYS = ("_base_", "_BASE_")
+
+
 def _load_uncached(path: str) -> Tuple[Any, List[str]]:
     if not path.endswith(".py"):
-        return annotate_tree(_load_yaml(path)), [path]
+        tree = _load_yaml(path)
+        if not _inherits(tree, path):
+            return annotate_tree(tree), [path]
     from alchemy_resolvers.loading.alchemy import loaded_files  # code, and heavier: lazy
     from alchemy_resolvers.lowering.lower import load_for_hydra
 
@@ -199,6 +204,28 @@ def _tokens(tree: Any) -> List[str]:
     if isinstance(tree, list):
         return [t for v in tree for t in _tokens(v)]
     return []
+
+
+def _inherits(tree: Any, path: str) -> bool:
+    """Whether a YAML file inherits as mmengine (``_base_``) or fvcore/detectron2
+    (``_BASE_``) files do: it is then loaded as its own tool loads it, never served with
+    the base key as a plain value. A file that also has a Hydra defaults list could
+    mean either, so it is refused, naming the file."""
+    if not isinstance(tree, dict):
+        return False
+    found = [k for k in _BASE_KEYS if k in tree]
+    if not found:
+        return False
+    if "defaults" in tree or len(found) > 1:
+        what = "a Hydra `defaults` list" if "defaults" in tree else "both `_base_` and `_BASE_`"
+        raise ConfigFileError(
+            f"{path}: the file has `{found[0]}` (mmengine/fvcore inheritance) and {what}: "
+            "it cannot be read both ways",
+            file=path, key=found[0],
+            hint="inherit with one mechanism: Hydra's defaults list, or _base_ (mmengine), "
+            "or _BASE_ (fvcore/detectron2)",
+        )
+    return True
 
 
 def _load_yaml(path: str) -> Any:

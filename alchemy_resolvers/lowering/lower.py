@@ -19,8 +19,10 @@ interpolation naming its token:
   the saved ``.hydra/config.yaml`` shows the interpolation, which ``OmegaConf.load``
   reads back (the object only exists where the ``.py`` file was loaded).
 
-Tuples become lists (OmegaConf 2.3 has no tuple node). Strings pass through, so
-``${...}`` interpolations written in a ``.py`` file work as in YAML.
+Tuples become lists (OmegaConf 2.3 has no tuple node). Sets and dict keys other than
+str/int/float/bool/None/Enum are errors naming the file and key. Strings pass through,
+so ``${...}`` interpolations written in an AlchemyCat ``.py`` file work as in YAML (the
+loader already made the strings of MMCV/YACS/plain Python configs text).
 
 Tokens come from the served file's real path and the key, so every process loading
 the same file gets the same tokens (Hydra re-composes configs in launcher workers).
@@ -116,10 +118,16 @@ def _lower_value(value: Any, keys: Tuple[Any, ...], path: str) -> Any:
         return value
     if isinstance(value, dict):
         if isinstance(value, Config) or type(value) is dict or _is_plain_mapping(value):
-            return {k: _lower_value(v, keys + (k,), path) for k, v in value.items()}
+            return {_checked_key(k, keys, path): _lower_value(v, keys + (k,), path) for k, v in value.items()}
     if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
         return [_lower_value(v, keys + (i,), path) for i, v in enumerate(value)]
     dotted = _dotted(keys)
+    if isinstance(value, (set, frozenset)):
+        raise LoweringError(
+            f"{path}: `{dotted}` is a {type(value).__name__}, which a Hydra/OmegaConf config "
+            "cannot hold (its order is not even fixed)",
+            file=path, key=dotted, hint="use a sorted list, e.g. sorted({...})",
+        )
     if isinstance(value, DEP):
         depth = _dep_depth(value, keys, path)
         kind, resolver = ("pd", "alchemy_pdep") if isinstance(value, P_DEP) else ("d", "alchemy_pydep")
@@ -130,6 +138,23 @@ def _lower_value(value: Any, keys: Tuple[Any, ...], path: str) -> Any:
         return "${alchemy_param:" + token + "}"
     token = registry.register(value, path, dotted, "o")
     return "${alchemy_obj:" + token + "}"
+
+
+_KEY_TYPES = (str, int, float, bool, type(None))
+
+
+def _checked_key(key: Any, keys: Tuple[Any, ...], path: str) -> Any:
+    """A dict key OmegaConf can hold (str, int, float, bool, None, Enum), or an error
+    naming the file and the key path: a tuple key (``{(1, 2): x}``) would otherwise
+    fail deep inside OmegaConf, or be turned into something else."""
+    if isinstance(key, _KEY_TYPES) or _is_enum(key):
+        return key
+    where = _dotted(keys)
+    raise LoweringError(
+        f"{path}: the mapping at `{where}` has the {type(key).__name__} key {key!r}; "
+        "a Hydra/OmegaConf config only has str, int, float, bool, None or Enum keys",
+        file=path, key=where, hint="use a str key (e.g. '1,2' for (1, 2)) or a list of pairs",
+    )
 
 
 def _is_enum(value: Any) -> bool:

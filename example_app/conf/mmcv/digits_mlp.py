@@ -7,8 +7,9 @@ loader = dict(batch_size=64)
 
 opt = dict(
     base_lr=0.1,
-    # Any string value may hold a `${dep:...}`: served through hydra-alchemy, this
-    # file gets dependencies that MMCV itself does not have.
+    # A string that is exactly one `${dep:...}` is a dependency: served through
+    # hydra-alchemy, this file gets dependencies that MMCV itself does not have (any
+    # other `${...}` in a string is text, as in MMCV).
     lr='${dep:c.opt.base_lr * c.loader.batch_size / 64}',
     momentum=0.9,
     weight_decay=0.0001,
