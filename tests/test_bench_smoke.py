@@ -21,8 +21,10 @@ BENCH = REPO_ROOT / "bench"
     [
         ("bench_loaders.py", ["--repeat", "2"], ["mmengine Config.fromfile", "vs mmengine"]),
         ("bench_packing.py", ["--quick"], ["static", "ours within 10% of the lower bound"]),
-        ("bench_sweeper.py", ["--jobs", "4", "--repeat", "1"], ["BasicSweeper / alchemy overhead per job"]),
-        ("bench_dispatch.py", ["--quick", "--jobs", "3"], ["launcher", "per job", "vs ours"]),
+        ("bench_sweeper.py", ["--jobs", "4", "--repeat", "1"], ["BasicSweeper / alchemy overhead per job, the sweeper's own"]),
+        ("bench_dispatch.py", ["--quick", "--jobs", "3"], ["launcher", "per job", "vs basic", "alchemy fork_server"]),
+        ("bench_frame.py", ["--quick"], ["metric frame rewrite time", "csv", "xlsx"]),
+        ("bench_deps.py", ["--sizes", "16"], ["chain", "diamond", "evaluations"]),
     ],
 )
 def test_benchmark_runs_and_prints_its_comparison(script: str, args: list, expected: list) -> None:

@@ -14,14 +14,14 @@ import pytest
 APP = Path(__file__).parent / "apps" / "launcher_app" / "app.py"
 
 
-def run_app(tmp_path, *overrides, env=None, fake_gpus="2", check=True):
+def run_app(tmp_path, *overrides, env=None, fake_gpus="2", check=True, app=APP):
     e = {k: v for k, v in os.environ.items()
          if k not in ("CUDA_VISIBLE_DEVICES", "HYDRA_ALCHEMY_FAKE_GPUS")}
     e["HYDRA_ALCHEMY_LEASE_DIR"] = str(tmp_path / "leases")
     if fake_gpus is not None:
         e["HYDRA_ALCHEMY_FAKE_GPUS"] = fake_gpus
     e.update(env or {})
-    cmd = [sys.executable, "-Werror", str(APP), "-m", "hydra/launcher=alchemy",
+    cmd = [sys.executable, "-Werror", str(app), "-m", "hydra/launcher=alchemy",
            f"hydra.sweep.dir={tmp_path / 'sweep'}", f"out={tmp_path / 'records'}",
            "hydra.launcher.poll_interval=0.1", *overrides]
     p = subprocess.run(cmd, cwd=tmp_path, env=e, capture_output=True, text=True, timeout=300)

@@ -6,7 +6,11 @@ through pidfds (Linux) or a short poll; GPU readings are retaken when a job ends
 every ``poll_interval`` seconds while jobs wait for GPUs.
 
 Knows nothing about Hydra: a job is a command line, an environment and a log file, so
-tests and benchmarks drive the exact loop the launcher uses.
+tests and benchmarks drive the exact loop the launcher uses. With a
+:class:`~.forkserver.ForkServer`, a job that says what the zygote should run
+(``Prepared.fork_job``) is forked from it instead (no interpreter start-up, no imports);
+the job's process is the same to this loop either way (own session, log, leases, exit
+status).
 """
 from __future__ import annotations
 
@@ -20,10 +24,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Deque, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from alchemy_resolvers.gpu.allocator import Allocation, SlotAllocator
 
+from .forkserver import ForkServer
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,9 @@ class Prepared:
     log_path: Path
     env: Optional[Mapping[str, str]] = None  #: full environment; None = ours
     cwd: Optional[str] = None
+    #: What a fork server's zygote runs for this job (picklable); None: ``argv``
+    #: always starts it, as it does when no fork server is given or it cannot fork.
+    fork_job: Any = None
 
 
 @dataclass
@@ -89,7 +97,7 @@ class Outcome:
 @dataclass
 class _Running:
     job: ProcessJob
-    proc: subprocess.Popen
+    proc: Any  #: a subprocess.Popen, or a forkserver.ForkedProcess
     outcome: Outcome
     alloc: Optional[Allocation]
     logfile: IO[bytes]
@@ -112,6 +120,7 @@ class Dispatcher:
         poll_interval: float = 1.0,
         progress: Optional[Progress] = None,
         judge: Optional[Callable[[Outcome], str]] = None,
+        fork_server: Optional[ForkServer] = None,
     ) -> None:
         if max_parallel is not None and max_parallel < 1:
             raise ValueError(f"max_parallel must be >= 1 or None, got {max_parallel}")
@@ -131,6 +140,9 @@ class Dispatcher:
         self._running: Dict[int, _Running] = {}
         self._sel = selectors.DefaultSelector()
         self._pidfd_ok = hasattr(os, "pidfd_open")
+        #: started by the caller, closed by the caller (after run: it reports the exits)
+        self.fork_server = fork_server
+        self._server_fd: Optional[int] = None  # registered in _sel while the zygote lives
 
     # ----------------------------------------------------------------- main loop
     def run(self) -> List[Outcome]:
@@ -198,16 +210,7 @@ class Dispatcher:
             out.log_path = prep.log_path
             prep.log_path.parent.mkdir(parents=True, exist_ok=True)
             logfile = open(prep.log_path, "ab", buffering=0)
-            proc = subprocess.Popen(
-                prep.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=logfile,
-                stderr=subprocess.STDOUT,
-                env=dict(prep.env) if prep.env is not None else None,
-                cwd=prep.cwd,
-                start_new_session=True,  # own process group: a timeout kills its children too
-                pass_fds=alloc.fds if alloc else (),  # the job itself holds its GPU leases
-            )
+            proc = self._spawn(prep, logfile, alloc.fds if alloc else ())
         except Exception as e:  # noqa: BLE001 - becomes this job's failure, others go on
             if logfile is not None:
                 logfile.close()
@@ -225,7 +228,7 @@ class Dispatcher:
             self.progress.gpus_in_use = self.allocator.in_use  # type: ignore[union-attr]
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else float("inf")
         r = _Running(job, proc, out, alloc, logfile, deadline)
-        if self._pidfd_ok:
+        if isinstance(proc, subprocess.Popen) and self._pidfd_ok:
             try:
                 r.pidfd = os.pidfd_open(proc.pid)
                 self._sel.register(r.pidfd, selectors.EVENT_READ, proc.pid)
@@ -234,6 +237,42 @@ class Dispatcher:
                 r.pidfd = None
         self._running[proc.pid] = r
         self.progress.started(job.label, gpus, prep.log_path)
+
+    def _spawn(self, prep: Prepared, logfile: IO[bytes], fds: Sequence[int]) -> Any:
+        """Fork the job from the zygote when it can, else start a fresh interpreter;
+        either way in its own session, stdout+stderr in its log, holding its GPU
+        leases itself."""
+        server = self.fork_server
+        if server is not None and prep.fork_job is not None:
+            env = prep.env if prep.env is not None else os.environ
+            proc = server.spawn(prep.fork_job, logfile.fileno(), env, prep.cwd, fds)
+            if proc is not None:
+                if self._server_fd is None and server.alive:
+                    self._server_fd = server.fileno()
+                    self._sel.register(self._server_fd, selectors.EVENT_READ, None)
+                return proc
+        return subprocess.Popen(
+            prep.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            env=dict(prep.env) if prep.env is not None else None,
+            cwd=prep.cwd,
+            start_new_session=True,  # own process group: a timeout kills its children too
+            pass_fds=fds,  # the job itself holds its GPU leases
+        )
+
+    def _can_select(self) -> bool:
+        """Whether every running job's end wakes the selector (a pidfd, or the
+        zygote's socket while it lives)."""
+        if self._server_fd is not None and not self.fork_server.alive:  # type: ignore[union-attr]
+            self._sel.unregister(self._server_fd)  # at EOF it would always be readable
+            self._server_fd = None
+        if not self._pidfd_ok:
+            return False
+        forked_ok = self._server_fd is not None
+        return all(r.pidfd is not None or (forked_ok and not isinstance(r.proc, subprocess.Popen))
+                   for r in self._running.values())
 
     def _wait(self, pending_blocked: bool, next_poll: float) -> bool:
         """Sleep until a child exits, a deadline passes, or GPUs should be re-read.
@@ -250,7 +289,9 @@ class Dispatcher:
         if not self._running:
             time.sleep(min(timeout, self.poll_interval))
             return True
-        if self._pidfd_ok and all(r.pidfd is not None for r in self._running.values()):
+        if self.fork_server is not None and self.fork_server.has_exits():
+            return False  # a job's end was read already: _reap takes it now
+        if self._can_select():
             self._sel.select(timeout=min(timeout, 3600.0))
         else:
             time.sleep(min(timeout, 0.02))

@@ -5,6 +5,10 @@ Each job's config is composed here, once (:mod:`._jobconfig`): the log
 ``<job dir>/<log_name>`` must be open before the process starts, a job that dies
 without a word still gets a ``JobReturn`` with its overrides, config and directory, and
 the job's process (:mod:`._worker`) runs the task with that very config.
+
+``start_method=fork_server`` (the default): a zygote (:mod:`._zygote`) imports Hydra and
+the task's modules once per launch and each job is forked from it, instead of a fresh
+interpreter importing them all again; see :mod:`alchemy_resolvers.dispatch.forkserver`.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ __all__ = ["JobFailedError", "LocalLaunchOptions", "launch_jobs"]
 log = logging.getLogger(__name__)
 
 WORKER_MODULE = "hydra_plugins.alchemy_launcher._worker"
+ZYGOTE_MODULE = "hydra_plugins.alchemy_launcher._zygote"
 
 
 class JobFailedError(AlchemyError, RuntimeError):
@@ -69,17 +74,22 @@ def launch_jobs(
         sweep_dir.mkdir(parents=True, exist_ok=True)
         return []
     plan = plan_slots(opts, holder=str(sweep_dir))
+    sweep: Optional[_LocalSweep] = None
     tmp = Path(tempfile.mkdtemp(prefix="hydra-alchemy-launch-"))
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        log.info(f"Alchemy launcher: {len(job_overrides)} jobs, {plan.describe(opts)}; "
-                 f"sweep dir: {sweep_dir}")
+        log.info(f"Alchemy launcher: {len(job_overrides)} jobs, {plan.describe(opts)}, "
+                 f"start_method={opts.start_method}; sweep dir: {sweep_dir}")
         sweep = _LocalSweep(opts, hydra_context, config, job_overrides, initial_job_idx,
                             tmp, plan, on_job_done)
         sweep.write_context(task_function)
+        if opts.start_method == "fork_server":
+            sweep.start_fork_server()
         return sweep.run()
     finally:
         plan.close()
+        if sweep is not None and sweep.fork_server is not None:
+            sweep.fork_server.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -101,6 +111,8 @@ class _LocalSweep:
         self.composed: Dict[int, Any] = {}  # position -> (sweep_config, job_dir)
         self.returns: Dict[int, Any] = {}
         self.packer = ObjectPacker()
+        self.fork_server: Any = None
+        self.compose_context = _caching_context(hydra_context)
 
     def write_context(self, task_function: Any) -> None:
         """What every job shares: Hydra's context and singletons, the task function
@@ -116,7 +128,16 @@ class _LocalSweep:
             "hydra_context": self.hydra_context,
             "task_function": task_function,
             "singleton_state": Singleton.get_state(),
+            "preload": task_module_imports(task_function),  # for the zygote
         }))
+
+    def start_fork_server(self) -> None:
+        """Start the zygote now: it imports while the first job is being composed."""
+        from alchemy_resolvers.dispatch import ForkServer
+
+        self.fork_server = ForkServer([sys.executable, "-m", ZYGOTE_MODULE, str(self.ctx_path)],
+                                      log_path=self.tmp / "zygote.log")
+        self.fork_server.start()
 
     def run(self) -> List[Any]:
         from hydra.core.utils import filter_overrides
@@ -138,6 +159,7 @@ class _LocalSweep:
             poll_interval=self.opts.poll_interval,
             progress=Progress(len(jobs), len(alloc.pool) if alloc else None, tty=self.opts.progress),
             judge=self.judge,
+            fork_server=self.fork_server,
         )
         outcomes = dispatcher.run()
         return [self.returns[o.index] for o in outcomes]
@@ -152,7 +174,7 @@ class _LocalSweep:
         from ._jobconfig import compose_job
 
         idx = self.first + pos
-        sweep_config, job_dir = compose_job(self.hydra_context, self.config, self.overrides[pos], idx)
+        sweep_config, job_dir = compose_job(self.compose_context, self.config, self.overrides[pos], idx)
         self.composed[pos] = (sweep_config, job_dir)
         job_dir.mkdir(parents=True, exist_ok=True)
         job_path = self.tmp / f"job_{idx}.pkl"
@@ -172,6 +194,7 @@ class _LocalSweep:
             argv=[sys.executable, "-m", WORKER_MODULE, str(self.ctx_path), str(job_path)],
             log_path=job_dir / self.opts.log_name,
             env=env,
+            fork_job=str(job_path),
         )
 
     def judge(self, outcome: Any) -> str:
@@ -188,6 +211,43 @@ class _LocalSweep:
                 log.error(f"Recording job #{idx} failed: {type(e).__name__}: {e}")
         err = ret._return_value
         return err.reason if isinstance(err, JobFailedError) else ""
+
+
+def _caching_context(hydra_context: Any) -> Any:
+    """The context to compose jobs with: Hydra's loader merges every config file again
+    for every job (~45 ms for a tiny app); the alchemy sweeper's loader merges once per
+    set of group choices and applies each job's overrides to a copy, exactly as Hydra
+    does (``tests/test_sweeper.py`` checks). Under the alchemy sweeper the context has
+    it already (and ``compose_once=false`` is respected); jobs still get the original
+    context."""
+    from hydra.types import HydraContext
+
+    from hydra_plugins.alchemy_sweeper._compose import GroupCachingConfigLoader
+
+    if isinstance(hydra_context.config_loader, GroupCachingConfigLoader):
+        return hydra_context
+    return HydraContext(config_loader=GroupCachingConfigLoader(hydra_context.config_loader),
+                        callbacks=hydra_context.callbacks)
+
+
+def task_module_imports(task_function: Any) -> List[str]:
+    """The modules the task function's module imported (``import pandas as pd``,
+    ``from sklearn.svm import SVC``), and that module itself unless it is the script:
+    what the zygote imports once so that no job has to. The script (``__main__``) is
+    never run there."""
+    import types
+
+    name = getattr(task_function, "__module__", None) or "__main__"
+    module = sys.modules.get(name)
+    found = set() if name == "__main__" else {name}
+    for value in vars(module).values() if module is not None else ():
+        if isinstance(value, types.ModuleType):
+            found.add(value.__name__)
+        elif isinstance(value, type) or callable(value):
+            owner = getattr(value, "__module__", None)
+            if isinstance(owner, str):
+                found.add(owner)
+    return sorted(n for n in found if n not in ("__main__", "builtins") and n in sys.modules)
 
 
 def _read_result(path: Path) -> Any:

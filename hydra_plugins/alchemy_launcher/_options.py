@@ -18,6 +18,7 @@ from alchemy_resolvers.errors import SettingsError
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+START_METHODS = ("fork_server", "spawn")
 
 
 @dataclass
@@ -35,6 +36,7 @@ class LocalLaunchOptions:
     timeout_min: Optional[float]
     log_name: str
     progress: Optional[bool]  # None: a bar when stderr is a terminal
+    start_method: str  # "fork_server" or "spawn"
 
 
 def _is_int(v: Any) -> bool:
@@ -74,6 +76,9 @@ def check_options(o: LocalLaunchOptions) -> None:
     if not (_is_int(o.max_process) and o.max_process >= -1):
         raise _bad("max_process", o.max_process, "an integer >= 0, or -1 (any)",
                    "hydra.launcher.max_process=-1")
+    if o.start_method not in START_METHODS:
+        raise _bad("start_method", o.start_method, " or ".join(START_METHODS),
+                   "hydra.launcher.start_method=fork_server (or spawn: a fresh interpreter per job)")
     if not (isinstance(o.log_name, str) and o.log_name.strip()):
         raise _bad("log_name", o.log_name, "a file name", "hydra.launcher.log_name=job.log")
 

@@ -1,4 +1,5 @@
-"""Entry point of one job's fresh process: ``python -m hydra_plugins.alchemy_launcher._worker CTX JOB``.
+"""Entry point of one job's fresh process: ``python -m hydra_plugins.alchemy_launcher._worker CTX JOB``,
+and what a job forked from the zygote (:mod:`._zygote`) runs: :func:`run_job_file`.
 
 CTX is the sweep's shared payload (the Hydra context, the task function and Hydra's
 singleton state) with ``sys_path.json`` beside it; JOB holds this job's number, its
@@ -28,7 +29,8 @@ def _write_result(path: Path, payload: Any) -> None:
     os.replace(tmp, path)
 
 
-def _prepare_process(ctx_path: Path) -> None:
+def prepare_process(ctx_path: Path) -> None:
+    """What every job process (and the zygote) does first."""
     # Line-buffered: a job killed by a signal still leaves every printed line in its log.
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -44,18 +46,32 @@ def _prepare_process(ctx_path: Path) -> None:
         pass
 
 
+def load_context(ctx_path: Path) -> dict:
+    """The sweep's shared payload; unpickling it imports the task function's module's
+    dependencies (the zygote does this once for all jobs)."""
+    return pickle.loads(ctx_path.read_bytes())
+
+
 def main(argv: list) -> int:
+    ctx_path, job_path = Path(argv[1]), Path(argv[2])
+    prepare_process(ctx_path)
+    return run_job_file(ctx_path, job_path)
+
+
+def run_job_file(ctx: Any, job_path: Path, restored: bool = False) -> int:
+    """Run one job and write its result; the exit code. ``ctx``: the context's path,
+    or the context itself when the zygote has loaded it already (``restored``: and
+    restored Hydra's state from it)."""
     from hydra_plugins.alchemy_launcher._jobconfig import (
         portable_exception, report_failure, run_composed)
 
-    ctx_path, job_path = Path(argv[1]), Path(argv[2])
-    _prepare_process(ctx_path)
     job: dict = {}
     try:
         job = pickle.loads(job_path.read_bytes())
-        ctx = pickle.loads(ctx_path.read_bytes())
+        if isinstance(ctx, Path):
+            ctx = load_context(ctx)
         ret = run_composed(ctx["hydra_context"], ctx["task_function"], job["sweep_config"],
-                           job["objects"], ctx["singleton_state"])
+                           job["objects"], ctx["singleton_state"], restore=not restored)
     except Exception as e:  # noqa: BLE001 - reported to the launcher, not lost
         tb = traceback.format_exc()
         sys.stderr.write(f"[hydra-alchemy] job #{job.get('idx')} failed outside the task:\n{tb}")

@@ -55,6 +55,14 @@ class AlchemyLauncherConf:
     # Progress bar: null = when stderr is a terminal, else plain log lines.
     progress: Optional[bool] = None
 
+    # How a job's fresh process starts. fork_server: forked from a zygote process that
+    # imported Hydra and the task's modules once per launch (no interpreter start-up
+    # per job; still one process per job, CUDA never initialised before the fork);
+    # falls back to spawn, said once in the log, where fork is unsafe (no os.fork,
+    # macOS, the task's modules start threads or CUDA at import). spawn: a fresh
+    # interpreter per job (python -m ..._worker).
+    start_method: str = "fork_server"
+
 
 ConfigStore.instance().store(
     group="hydra/launcher",

@@ -22,6 +22,12 @@ def main(cfg: DictConfig) -> int:
         sys.exit(3)
     if cfg.mode == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if cfg.mode == "segv":
+        import ctypes
+
+        ctypes.string_at(0)  # crashes the interpreter
+    if cfg.mode == "os_exit":
+        os._exit(0)
     if cfg.mode == "hang":
         time.sleep(120)
     if cfg.mode == "free_gpu0":

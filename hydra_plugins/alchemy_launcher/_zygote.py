@@ -1,0 +1,55 @@
+"""The fork server's zygote for ``hydra/launcher=alchemy`` (``start_method=fork_server``):
+``python -m hydra_plugins.alchemy_launcher._zygote CTX SOCKET_FD``.
+
+It does what every job's process would do before its task runs, once: import Hydra,
+OmegaConf, our library and plugins, load the sweep's shared payload (the task function
+and Hydra's state), and import the modules the task's module imported (the heavy part:
+pandas, torch, ...), without running the task or the user's script. Then it serves fork
+requests (:func:`alchemy_resolvers.dispatch.zygote.serve`); each child runs one job
+exactly as a fresh ``_worker`` process would (:func:`._worker.run_job_file`).
+
+It refuses to serve (and the launcher starts jobs as fresh interpreters) when an import
+started a thread or initialised CUDA.
+"""
+from __future__ import annotations
+
+import importlib
+import socket
+import sys
+from pathlib import Path
+from typing import Iterable, List
+
+import hydra.core.utils  # noqa: F401 - what run_job needs, imported once for every job
+import omegaconf  # noqa: F401
+
+from alchemy_resolvers.dispatch.zygote import serve
+from hydra_plugins.alchemy_launcher._jobconfig import restore_state
+from hydra_plugins.alchemy_launcher._worker import load_context, prepare_process, run_job_file
+
+
+def preload(names: Iterable[str]) -> List[str]:
+    """Import the task module's modules; the ones that failed (a job imports what it
+    needs itself, and reports its own errors)."""
+    failed = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - not ours to judge here
+            failed.append(f"{name} ({type(e).__name__}: {e})")
+    return failed
+
+
+def main(argv: List[str]) -> int:
+    ctx_path, sock = Path(argv[1]), socket.socket(fileno=int(argv[2]))
+    prepare_process(ctx_path)
+    ctx = load_context(ctx_path)
+    failed = preload(ctx.get("preload", ()))
+    if failed:
+        print(f"[hydra-alchemy zygote] not preloaded: {'; '.join(failed)}", file=sys.stderr)
+    restore_state(ctx["singleton_state"])  # once, not in every job
+    serve(sock, lambda job: run_job_file(ctx, Path(job), restored=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,170 @@
+"""hydra/launcher=alchemy with start_method=fork_server (the default): each job is forked
+from a zygote that imported Hydra and the task's modules once, and is still a fresh
+process: its own pid and session, module state unseen by the next job, its own
+CUDA_VISIBLE_DEVICES, a crash of its interpreter a FAILED result. Where forking is unsafe
+(a thread started at import) or start_method=spawn, jobs start as fresh interpreters.
+
+Real Hydra apps (tests/apps/launcher_app) in subprocesses, as in test_local_launcher.py.
+"""
+import os
+import sys
+import threading
+
+import pytest
+
+from test_local_launcher import APP, _free, records, run_app
+
+THREAD_APP = APP.parent / "thread_app.py"
+FALLBACK = "Not forking jobs from a zygote"
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin",
+                                reason="the fork server needs os.fork (not macOS)")
+
+
+def test_each_forked_job_is_a_fresh_process_with_its_own_gpu(tmp_path):
+    p = run_app(tmp_path, "hydra.launcher.gpus_per_job=1", "hydra.launcher.gpus=[0,1]",
+                "job=0,1,2,3,4,5", "dur=0.2")
+    out = p.stdout + p.stderr
+    assert "start_method=fork_server" in out and FALLBACK not in out
+    recs = records(tmp_path)
+    assert sorted(recs) == list(range(6))
+    assert all(r["forked"] for r in recs.values()), recs  # forked, not a new interpreter
+    assert len({r["pid"] for r in recs.values()}) == 6
+    assert all(r["seen"] == [r["job"]] for r in recs.values())  # no job sees another's state
+    assert all(r["pgid"] == r["pid"] for r in recs.values())  # own session / process group
+    assert {r["cvd"] for r in recs.values()} == {"0", "1"}
+    for num in range(6):
+        log = (tmp_path / "sweep" / str(num) / "job.log").read_text()
+        assert f"job start job={num} mode=ok cvd={recs[num]['cvd']}" in log
+        assert f"stderr line of job={num}" in log
+    assert all(_free(x) for x in (tmp_path / "leases").glob("*.lease"))
+
+
+def test_crashing_forked_jobs_become_failed_results(tmp_path):
+    p = run_app(tmp_path, "hydra.launcher.gpus_per_job=0", "hydra.launcher.n_jobs=2",
+                "hydra.launcher.timeout_min=0.1", "mode=ok,segv,raise,os_exit,hang,ok",
+                fake_gpus=None, check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and FALLBACK not in out
+    lab = f"out={tmp_path / 'records'} mode="
+    sweep = tmp_path / "sweep"
+    assert f"FAILED #1 ({lab}segv): was killed by SIGSEGV (signal 11) (log: {sweep}/1/job.log)" in out
+    assert f"FAILED #2 ({lab}raise): raised ValueError: boom from job 2" in out
+    assert f"FAILED #3 ({lab}os_exit): exited with code 0 without a result" in out
+    assert f"FAILED #4 ({lab}hang): timed out after 0.1 min (timeout_min) and was killed" in out
+    assert sorted(records(tmp_path)) == [0, 5]
+    raised = (sweep / "2" / "job.log").read_text()
+    assert f'File "{APP}", line' in raised and "<dynamic-code>" not in raised
+    assert "job start job=1 mode=segv" in (sweep / "1" / "job.log").read_text()
+
+
+def test_start_method_spawn_starts_fresh_interpreters(tmp_path):
+    p = run_app(tmp_path, "hydra.launcher.gpus_per_job=1", "hydra.launcher.start_method=spawn",
+                "job=0,1,2", "dur=0.1")
+    assert "start_method=spawn" in p.stdout + p.stderr
+    recs = records(tmp_path)
+    assert sorted(recs) == [0, 1, 2] and not any(r["forked"] for r in recs.values())
+    assert {r["cvd"] for r in recs.values()} <= {"0", "1"}
+
+
+def test_a_thread_started_at_import_falls_back_to_fresh_interpreters(tmp_path):
+    p = run_app(tmp_path, "hydra.launcher.gpus_per_job=1", "job=0,1,2", "dur=0.1",
+                app=THREAD_APP)
+    out = p.stdout + p.stderr
+    said = [ln for ln in out.splitlines() if FALLBACK in ln]
+    assert len(said) == 1 and "watcher-at-import" in said[0], out
+    recs = records(tmp_path)
+    assert sorted(recs) == [0, 1, 2] and not any(r["forked"] for r in recs.values())
+    assert {r["cvd"] for r in recs.values()} <= {"0", "1"}
+
+
+def test_bad_start_method_fails_once_before_any_job(tmp_path):
+    p = run_app(tmp_path, "hydra.launcher.start_method=forkserver", "job=0,1", check=False)
+    assert p.returncode != 0 and "hydra.launcher.start_method must be" in p.stderr
+    assert "Traceback" not in p.stderr and not (tmp_path / "records").exists()
+
+
+# ------------------------------------------------------ the library, without Hydra
+
+
+def test_zygote_refuses_to_fork_with_threads_or_cuda(monkeypatch):
+    from alchemy_resolvers.dispatch.zygote import fork_unsafe_reason
+
+    assert fork_unsafe_reason() == "" or threading.active_count() > 1
+
+    class FakeCuda:
+        @staticmethod
+        def is_initialized():
+            return True
+
+    class FakeTorch:
+        cuda = FakeCuda
+
+    if threading.active_count() == 1:
+        monkeypatch.setitem(sys.modules, "torch", FakeTorch)
+        assert "CUDA is initialised" in fork_unsafe_reason()
+        monkeypatch.delitem(sys.modules, "torch")
+    ev = threading.Event()
+    t = threading.Thread(target=ev.wait, name="busy-thread")
+    t.start()
+    try:
+        assert "busy-thread" in fork_unsafe_reason()
+    finally:
+        ev.set()
+        t.join()
+
+
+ZYGOTE = """
+import socket, sys
+from alchemy_resolvers.dispatch.zygote import serve
+
+def run(job):
+    import os
+    print("child", job, os.environ.get("CUDA_VISIBLE_DEVICES"), flush=True)
+    if job == "crash":
+        os.kill(os.getpid(), 11)
+    if job.startswith("sleep:"):
+        import time
+        time.sleep(float(job[6:]))
+    return int(job) if job.isdigit() else 0
+
+serve(socket.socket(fileno=int(sys.argv[1])), run)
+"""
+
+
+def test_dispatcher_forks_jobs_and_sees_their_exit_status(tmp_path):
+    from alchemy_resolvers.dispatch import Dispatcher, ForkServer, Prepared, ProcessJob
+
+    (tmp_path / "zygote.py").write_text(ZYGOTE)
+    server = ForkServer([sys.executable, str(tmp_path / "zygote.py")], tmp_path / "zygote.log")
+    server.start()
+    jobs = [ProcessJob(i, f"#{i}", lambda gpus, i=i, j=j: Prepared(
+        [sys.executable, "-c", "raise SystemExit(9)"], tmp_path / f"{i}.log",
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": str(i)}, fork_job=j))
+        for i, j in enumerate(["0", "3", "crash"])]
+    try:
+        outs = Dispatcher(jobs, max_parallel=2, fork_server=server).run()
+    finally:
+        server.close()
+    assert [o.returncode for o in outs] == [0, 3, -11]
+    assert (tmp_path / "1.log").read_text() == "child 3 1\n"
+
+
+def test_short_forked_jobs_reuse_a_slot_while_a_long_one_runs(tmp_path):
+    """A job's end read while the next fork was being answered must not wait for the
+    next event: the short jobs all end long before the long one."""
+    from alchemy_resolvers.dispatch import Dispatcher, ForkServer, Prepared, ProcessJob
+
+    (tmp_path / "zygote.py").write_text(ZYGOTE)
+    server = ForkServer([sys.executable, str(tmp_path / "zygote.py")], tmp_path / "zygote.log")
+    server.start()
+    work = ["sleep:4"] + ["sleep:0.05"] * 8
+    jobs = [ProcessJob(i, f"#{i}", lambda gpus, i=i, j=j: Prepared(
+        [sys.executable, "-c", "raise SystemExit(9)"], tmp_path / f"{i}.log", fork_job=j))
+        for i, j in enumerate(work)]
+    try:
+        outs = Dispatcher(jobs, max_parallel=2, fork_server=server).run()
+    finally:
+        server.close()
+    assert all(o.ok for o in outs)
+    assert all(o.ended < outs[0].ended - 1.0 for o in outs[1:]), [o.ended for o in outs]
