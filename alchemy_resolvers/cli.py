@@ -19,6 +19,10 @@ __all__ = ["main", "COMMANDS", "build_parser"]
 #: Subcommand -> module implementing it.
 COMMANDS: Dict[str, str] = {
     "frame": "alchemy_resolvers.frame.command",
+    # explain composes configs that have not run, which needs Hydra: its module is a
+    # plugin-side one (alchemy_resolvers itself never imports Hydra).
+    "explain": "hydra_plugins.alchemy_provenance._explain",
+    "diff": "alchemy_resolvers.provenance.diff",
 }
 
 

@@ -24,7 +24,9 @@ BENCH = REPO_ROOT / "bench"
         ("bench_sweeper.py", ["--jobs", "4", "--repeat", "1"], ["BasicSweeper / alchemy overhead per job, the sweeper's own"]),
         ("bench_dispatch.py", ["--quick", "--jobs", "3"], ["launcher", "per job", "vs basic", "alchemy fork_server"]),
         ("bench_frame.py", ["--quick"], ["metric frame rewrite time", "csv", "xlsx"]),
+        ("bench_state.py", ["--rows", "2000", "--jobs", "60", "--every", "20"], ["state file", "load s", "RSS MB"]),
         ("bench_deps.py", ["--sizes", "16"], ["chain", "diamond", "evaluations"]),
+        ("bench_provenance.py", ["--jobs", "3", "--repeat", "1"], ["provenance off", "provenance on", "ratio on/off"]),
     ],
 )
 def test_benchmark_runs_and_prints_its_comparison(script: str, args: list, expected: list) -> None:

@@ -13,13 +13,23 @@ from typing import Any, Callable, Optional, Tuple
 
 from alchemy_resolvers.errors import AlchemyError
 
-__all__ = ["current_file", "loading_stack", "push_file", "pop_file", "set_file_loader", "load_file"]
+__all__ = ["current_file", "loading_stack", "push_file", "pop_file", "set_file_loader", "load_file",
+           "set_write_hook"]
 
 # Real paths of the files being loaded on this thread, outermost first: the requesting
 # file for relative paths, and the chain shown when caps/composition form a cycle.
 _loading: contextvars.ContextVar[Tuple[str, ...]] = contextvars.ContextVar("alchemy_loading", default=())
 
 _file_loader: Optional[Callable[..., Any]] = None
+
+#: ``hook(node, key)`` called after each write to a config node while provenance is
+#: being recorded (``provenance.lines``); ``None`` otherwise, so a write costs one check.
+write_hook: Optional[Callable[[Any, Any], None]] = None
+
+
+def set_write_hook(hook: Optional[Callable[[Any, Any], None]]) -> None:
+    global write_hook
+    write_hook = hook
 
 
 def current_file() -> Optional[str]:

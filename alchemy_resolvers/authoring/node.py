@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
+from alchemy_resolvers.authoring import context
 from alchemy_resolvers.authoring.dep import DEP
 from alchemy_resolvers.authoring.params import is_param, note_param
 
@@ -144,6 +145,8 @@ class TreeNode(dict):
             value.level = self._depth()
         elif is_param(value):
             note_param(value)
+        if context.write_hook is not None:  # provenance: which line set this key
+            context.write_hook(self, key)
 
     def __delitem__(self, key: Any) -> None:
         self._check_writable()

@@ -40,21 +40,38 @@ class StateFile:
         self.path = Path(path)
 
     def load(self) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:
-        """``(header, records)``; a torn last line from a killed process is dropped."""
+        """``(header, records)``; a torn last line from a killed process is dropped.
+
+        One ``json.loads`` over all lines (as a JSON array) when every line is whole:
+        ~2x faster than a call per line (100,000 rows: see bench/bench_state.py); a
+        file with a torn line falls back to line by line."""
         if not self.path.exists():
             return None, []
+        with open(self.path, "rb") as f:
+            lines = [line for line in f.read().split(b"\n") if line.strip()]
+        try:
+            items = json.loads(b"[" + b",".join(lines) + b"]")
+        except (ValueError, UnicodeDecodeError):
+            items = [_parse(raw) for raw in lines]
         header: Optional[Dict[str, Any]] = None
         records: List[Dict[str, Any]] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("kind")
+            if kind == "job":
+                records.append(item)
+            elif kind == "header":
+                header = item
+        return header, records
+
+    def has_jobs(self) -> bool:
+        """Whether any job record is in the file (read line by line, stops at the first)."""
         with open(self.path, "rb") as f:
             for raw in f:
-                item = _parse(raw)
-                if item is None:
-                    continue
-                if item.get("kind") == "header":
-                    header = item
-                elif item.get("kind") == "job":
-                    records.append(item)
-        return header, records
+                if b'"kind": "job"' in raw and (_parse(raw) or {}).get("kind") == "job":
+                    return True
+        return False
 
     def start(self, header: Dict[str, Any], keep: bool) -> None:
         """Open the state for this run: keep old records, or start over."""

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from alchemy_resolvers.frame import aggregate as agg
 from alchemy_resolvers.frame.best import best_rows, number
 from alchemy_resolvers.frame.html import HTML_FILE, html_page
+from alchemy_resolvers.frame.text import clean_text
 from alchemy_resolvers.frame.writers import (
     CSV_FILE,
     XLSX_FILE,
@@ -35,6 +36,11 @@ AGGREGATE_SHEET = "aggregate"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 RESERVED = ("status", "error", "job_dir")
+#: A column only present when some row has one: why a completed row was run again.
+NOTE = "note"
+#: Columns of the ``runs`` sheet.
+PROVENANCE = ("fingerprint", "code", "note", "ended")
+RUNS_SHEET = "runs"
 
 
 def _plain(value: Any) -> Any:
@@ -120,7 +126,7 @@ class MetricFrame:
         return list(names)
 
     def _column_name(self, metric: str) -> str:
-        if metric in RESERVED or metric in self.index_names:
+        if metric in RESERVED or metric == NOTE or metric in self.index_names:
             return f"metric:{metric}"
         return metric
 
@@ -128,13 +134,34 @@ class MetricFrame:
         """Header and rows: index values, metrics, status, error, job dir."""
         records = self.records()
         metrics = self.metric_names(records)
+        noted = any(r.get("note") for r in records)
         header = self.index_names + [self._column_name(m) for m in metrics] + list(RESERVED)
+        header += [NOTE] if noted else []
         rows: List[List[Any]] = []
         for r in records:
-            names = list(r.get("names") or [r.get("folder", "")])
-            names = (names + [None] * len(self.index_names))[: len(self.index_names)]
             m = r.get("metrics") or {}
-            rows.append(names + [m.get(k) for k in metrics] + [r.get("status"), r.get("error"), r.get("job_dir")])
+            row = self._names(r) + [m.get(k) for k in metrics] + [r.get("status"), r.get("error"), r.get("job_dir")]
+            rows.append(row + [r.get("note")] if noted else row)
+        return header, rows
+
+    def _names(self, record: Dict[str, Any]) -> List[Any]:
+        names = list(record.get("names") or [record.get("folder", "")])
+        return (names + [None] * len(self.index_names))[: len(self.index_names)]
+
+    def provenance(self) -> Optional[Tuple[List[str], List[List[Any]]]]:
+        """The ``runs`` table: what each row ran with (config fingerprint, code version,
+        note, end time); None when no record has them (frames from before #13)."""
+        records = self.records()
+        if not any(r.get("fingerprint") or r.get("code") for r in records):
+            return None
+        import datetime
+
+        def when(t: Any) -> Optional[str]:
+            return datetime.datetime.fromtimestamp(t).isoformat(timespec="seconds") if isinstance(t, (int, float)) else None
+
+        header = self.index_names + list(PROVENANCE)
+        rows = [self._names(r) + [r.get("fingerprint"), r.get("code"), r.get("note"), when(r.get("time"))]
+                for r in records]
         return header, rows
 
     # -- directions, best rows, aggregate -----------------------------------------
@@ -188,6 +215,9 @@ class MetricFrame:
         if table is not None:
             directions, best = self.aggregate_marks(table[0], table[1])
             more.append(Sheet(AGGREGATE_SHEET, table[0], table[1], len(table[2]), directions, best))
+        runs = self.provenance()
+        if runs is not None:
+            more.append(Sheet(RUNS_SHEET, runs[0], runs[1], len(self.index_names)))
         data = write_xlsx(header, rows, len(self.index_names), self.directed(header), self.best(header, rows), more)
         atomic_write(Path(sweep_dir) / XLSX_FILE, data)
 
@@ -204,9 +234,9 @@ class MetricFrame:
         else:
             grid_header, grid_rows, grid_index = header, rows, self.index_names
             directions = self.directed(header)
-        return html_page(title=title, header=header, rows=rows, n_index=len(self.index_names),
+        return clean_text(html_page(title=title, header=header, rows=rows, n_index=len(self.index_names),
                          best=self.best(header, rows), grid_header=grid_header, grid_rows=grid_rows,
-                         grid_index=grid_index, directions=directions)
+                         grid_index=grid_index, directions=directions))
 
     def to_pandas(self, with_job_columns: bool = True) -> Any:
         import pandas as pd
@@ -215,7 +245,7 @@ class MetricFrame:
         df = pd.DataFrame(rows, columns=header)
         df = df.set_index(self.index_names)
         if not with_job_columns:
-            drop = ["error", "job_dir"]
+            drop = ["error", "job_dir"] + ([NOTE] if NOTE in df.columns else [])
             if (df["status"] == COMPLETED).all():
                 drop.append("status")
             df = df.drop(columns=drop)

@@ -14,10 +14,11 @@ import csv
 import io
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from alchemy_resolvers.frame.text import MAX_CELL, clean_text
 
 __all__ = ["atomic_write", "csv_bytes", "write_xlsx", "write_workbook", "Sheet", "CSV_FILE", "XLSX_FILE",
            "SHEET_NAME"]
@@ -35,8 +36,6 @@ FLOAT_WIDTH = 10
 #: Widest column, in characters.
 MAX_WIDTH = 60
 
-# Characters XML 1.0 cannot hold (no sheet can): shown as `\xNN` instead.
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -58,14 +57,14 @@ def _csv_value(v: Any) -> Any:
         return ""
     if isinstance(v, float):
         return repr(v)
-    return v
+    return clean_text(v) if isinstance(v, str) else v
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """The table as UTF-8 csv: floats exactly (``repr``), ``None`` as an empty field."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
+    w.writerow([clean_text(str(h)) for h in header])
     for row in rows:
         w.writerow([_csv_value(v) for v in row])
     return buf.getvalue().encode("utf-8")
@@ -75,9 +74,13 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def sheet_text(text: str) -> str:
-    """``text`` with every character a sheet cannot hold shown as ``\\xNN``."""
-    return _ILLEGAL_XML.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
-                            else "\\u%04x" % ord(m.group()), text)
+    """``text`` with every character a sheet cannot hold escaped (``\\xNN``), cut to
+    what a cell holds."""
+    text = clean_text(text)
+    if len(text) > MAX_CELL:
+        note = f"... [cut: {len(text)} characters in all]"
+        text = text[: MAX_CELL - len(note)] + note
+    return text
 
 
 def _sheet_value(v: Any) -> Any:

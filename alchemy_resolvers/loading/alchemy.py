@@ -43,6 +43,7 @@ from alchemy_resolvers.loading.errors import (
     UnsupportedConfigError,
 )
 from alchemy_resolvers.loading.foreign import load_foreign
+from alchemy_resolvers.provenance import lines as provenance
 from alchemy_resolvers.loading.yacs import load_yacs_node, merge_yacs_yaml, yacs_new_allowed_paths, yacs_to_dict
 
 __all__ = ["load", "load_tree", "find_config_path", "loaded_files", "TunedCaps", "CapsNotFoundError"]
@@ -148,7 +149,11 @@ def load_tree(path: PathLike, requester: Optional[str] = None) -> Config:
         if ext in _DATA_EXTS:
             # ``c`` of a ``${dep:...}`` in this file is this file's root, wherever its
             # tree ends up: stamp depths now, before it is merged or composed.
-            return Config(annotate_tree(load_foreign(real)))
+            tree = load_foreign(real)
+            if not (isinstance(tree, dict) and ("_base_" in tree or "_BASE_" in tree)):
+                # inherited YAML is left unknown: its keys may come from its bases
+                provenance.note_file(real, {k: (real, None, ()) for k in provenance.leaves(tree)})
+            return Config(annotate_tree(tree))
         raise UnsupportedConfigError(
             f"{real}: cannot load a config with extension {ext!r}; "
             "supported: .py (AlchemyCat, MMCV, YACS), .yaml, .yml, .json",
@@ -175,10 +180,42 @@ def _load_alchemy(path: str) -> Config:
         "__builtins__": builtins,
     }
     # Errors of inherited/composed files already name the file they are about.
-    run_config(code, path, namespace, passthrough=(ConfigExecutionError, InheritanceCycleError, CapsNotFoundError))
+    with provenance.recording(path) as events:
+        run_config(code, path, namespace, passthrough=(ConfigExecutionError, InheritanceCycleError, CapsNotFoundError))
     tree = _config_of(namespace, path)
+    own = provenance.leaf_lines(tree, events)
+    caps = _caps_files(tree, path)
     _resolve_caps(tree, path)
+    _note_sources(path, own, caps)
     return tree
+
+
+def _caps_files(tree: Config, path: str) -> List[Tuple[str, str]]:
+    """``(dotted prefix, real path)`` of every ``caps`` file, in the order they are
+    overridden (outer nodes first, left to right): for provenance only, so a path
+    that cannot be found is skipped (resolving the caps reports it)."""
+    out: List[Tuple[str, str]] = []
+    for name, node in tree.named_branches:
+        for entry in node._ac_caps:
+            if isinstance(entry, (str, os.PathLike)):
+                try:
+                    out.append((name + "." if name else "", find_config_path(entry, node._ac_caps_from or path)))
+                except CapsNotFoundError:
+                    pass
+    return out
+
+
+def _note_sources(path: str, own: Dict[str, int], caps: List[Tuple[str, str]]) -> None:
+    """Record where each leaf of ``path``'s loaded tree came from (last writer wins)."""
+    sources: Dict[str, provenance.Source] = {}
+    for prefix, base in caps:
+        based = provenance.sources_of(base)
+        if based is None:  # a format whose keys are not recorded: unknown, not this file
+            sources = {k: v for k, v in sources.items() if not k.startswith(prefix)}
+            continue
+        sources.update(provenance.with_base(prefix, based, path))
+    sources.update({k: (path, line, ()) for k, line in own.items()})
+    provenance.note_file(path, sources)
 
 
 def _config_of(namespace: Dict[str, Any], path: str) -> Config:

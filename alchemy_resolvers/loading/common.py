@@ -18,8 +18,7 @@ loaders:
 - :func:`alchemy_resolvers.loading.yacs.load_yacs` and
   :func:`~alchemy_resolvers.loading.yacs.merge_yacs_yaml`
 
-The error classes live in :mod:`~alchemy_resolvers.loading.errors` (re-exported
-here); YAML is read by :mod:`~alchemy_resolvers.loading.yaml_loader` (OmegaConf's rules).
+The error classes live in :mod:`~alchemy_resolvers.loading.errors`; YAML is read by :mod:`~alchemy_resolvers.loading.yaml_loader` (OmegaConf's rules).
 """
 from __future__ import annotations
 
@@ -28,34 +27,7 @@ import contextlib
 import os
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Type
 
-from alchemy_resolvers.loading.errors import (  # noqa: F401 - re-exported
-    BaseFileNotFoundError,
-    BaseMergeTypeError,
-    BaseReferenceError,
-    CapsNotFoundError,
-    ConfigExecutionError,
-    DuplicateBaseKeyError,
-    ForeignConfigError,
-    InheritanceCycleError,
-    NotAForeignFormatError,
-    UnsupportedConfigError,
-    YacsKeyError,
-    YacsTypeError,
-)
-
-__all__ = [
-    "ForeignConfigError",
-    "ConfigExecutionError",
-    "BaseFileNotFoundError",
-    "DuplicateBaseKeyError",
-    "BaseMergeTypeError",
-    "BaseReferenceError",
-    "InheritanceCycleError",
-    "UnsupportedConfigError",
-    "NotAForeignFormatError",
-    "YacsKeyError",
-    "YacsTypeError",
-]
+from alchemy_resolvers.loading.errors import ConfigExecutionError
 
 
 def error_line(exc: BaseException, filename: str) -> Optional[int]:

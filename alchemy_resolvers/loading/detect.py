@@ -11,7 +11,8 @@ import ast
 import os
 from typing import Iterator, List, Literal, Set
 
-from alchemy_resolvers.loading.common import ConfigExecutionError, by_stamp, parsed_python
+from alchemy_resolvers.loading.common import by_stamp, parsed_python
+from alchemy_resolvers.loading.errors import ConfigExecutionError
 
 __all__ = ["detect_python_format", "detect_python_source_format", "PythonFormat"]
 

@@ -40,7 +40,9 @@ __all__ = [
     "tuned_caps_file",
     "tuned_caps_options",
     "with_multirun_guard",
+    "with_provenance_callback",
     "load_config_file",
+    "files_read",
     "clear_cache",
 ]
 
@@ -108,6 +110,25 @@ def with_multirun_guard(tree: Any) -> Any:
     return dict(tree, hydra=hydra_node, defaults=_with_sweeper(tree.get("defaults")))
 
 
+#: Added to the ``hydra.callbacks`` of every root-level config served to a Hydra app:
+#: writes ``.hydra/provenance.yaml`` (hydra_plugins/alchemy_provenance/_callback.py).
+PROVENANCE_CALLBACK = "hydra_plugins.alchemy_provenance._callback.ProvenanceCallback"
+
+
+def with_provenance_callback(tree: Any) -> Any:
+    """``tree`` with the provenance callback, so every job records where its values
+    came from without a user flag (``HYDRA_ALCHEMY_PROVENANCE=0``: ``tree`` itself)."""
+    from alchemy_resolvers.provenance.report import enabled
+
+    if not isinstance(tree, dict) or not enabled():
+        return tree
+    hydra_node = dict(tree.get("hydra") or {})
+    callbacks = dict(hydra_node.get("callbacks") or {})
+    callbacks.setdefault("alchemy_provenance", {"_target_": PROVENANCE_CALLBACK})
+    hydra_node["callbacks"] = callbacks
+    return dict(tree, hydra=hydra_node)
+
+
 def _with_sweeper(defaults: Any) -> List[Any]:
     entries = list(defaults or [])
     if any(_chooses_sweeper(entry) for entry in entries):
@@ -162,6 +183,12 @@ def load_config_file(path: str) -> Any:
     tree, files = _load_uncached(real)
     _cache[real] = (_stamps(files), tuple(_tokens(tree)), tree)
     return copy.deepcopy(tree)
+
+
+def files_read(path: str) -> Tuple[str, ...]:
+    """Every file the cached load of ``path`` read (empty when not loaded in this process)."""
+    hit = _cache.get(os.path.realpath(path))
+    return tuple(f for f, _, _ in hit[0]) if hit else ()
 
 
 def clear_cache() -> None:

@@ -54,12 +54,22 @@ def load_config(source: ConfigSource, config_path: str) -> ConfigResult:
     at_root = header["package"] == "_global_" or (header["package"] is None and "/" not in config_path)
     if at_root:  # only there does a ``hydra`` key reach Hydra's own config
         tree = config_dir.with_multirun_guard(tree)
+        if _in_hydra_app():
+            tree = config_dir.with_provenance_callback(tree)
     return ConfigResult(
         config=OmegaConf.create(tree),
         path=f"{source.scheme()}://{source.path}",
         provider=source.provider,
         header=header,
     )
+
+
+def _in_hydra_app() -> bool:
+    """Whether Hydra is composing (an app, or the compose API), not a caller using the
+    source directly (Hydra's ConfigSourceTestSuite compares the served configs)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    return GlobalHydra.instance().is_initialized()
 
 
 def is_group(directory: str, config_path: str) -> bool:

@@ -21,23 +21,28 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import sys
 from pathlib import Path
-from typing import Any, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Iterator, List, Mapping, NoReturn, Optional, Sequence
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from alchemy_resolvers.errors import AlchemyError, SettingsError
-from alchemy_resolvers.frame import XLSX_FILE
+from alchemy_resolvers.frame import COMPLETED, XLSX_FILE
+from alchemy_resolvers.frame.text import clean_text
 from alchemy_resolvers.frame.aggregate import resolve_axes
 from alchemy_resolvers.frame.best import missing_metrics, parse_optimize
 from alchemy_resolvers.frame.progress import SweepProgress
 from alchemy_resolvers.grid import Combination, Grid
 
 from hydra_plugins.alchemy_sweeper._axes import build_grid, find_param_tokens
+from hydra_plugins.alchemy_sweeper._fingerprint import code_version, task_dirs
 from hydra_plugins.alchemy_sweeper._guard import RequireMultirunCallback
 from hydra_plugins.alchemy_sweeper._jobs import JobMaker
 from hydra_plugins.alchemy_sweeper._overrides import SweepConfigError, parser
 from hydra_plugins.alchemy_sweeper._record import Job, Recorder
+from hydra_plugins.alchemy_sweeper._resume import changed_since, parse_resume, refuse_changed
+from hydra_plugins.alchemy_sweeper._safety import InterruptGuard, SweepLock, archive_earlier_sweep, remove_leftovers
 from hydra_plugins.alchemy_sweeper.config import AlchemySweeperConf
 
 __all__ = [
@@ -54,6 +59,9 @@ HYDRA_DEFAULT_SUBDIR = "${hydra.job.num}"
 #: JobReturns kept for sweep()'s return value (Hydra's test helpers read it; Hydra
 #: itself discards it). Beyond this the frame on disk is the only summary.
 KEEP_RETURNS = 10_000
+#: Of those, the first this many keep their configs (``cfg``, ``hydra_cfg``); later ones
+#: are slimmed (see :func:`slim`), so the sweep's memory stays bounded.
+KEEP_WHOLE = 100
 #: Jobs per launch when neither the user nor the launcher says otherwise.
 DEFAULT_CHUNK = 256
 #: Grids are counted for the progress line up to this size (beyond: total unknown).
@@ -62,6 +70,20 @@ COUNT_LIMIT = 100_000
 
 class SweepFailedError(AlchemyError, RuntimeError):
     """Some jobs of the sweep failed; the message names their combinations."""
+
+
+class SweepInterrupted(Exception):
+    """The user pressed Ctrl-C (SIGINT to the sweep process): stop, write, say how to resume."""
+
+
+def slim(ret: Any) -> Any:
+    """A JobReturn without its configs (tens of kB each), for returns kept beyond
+    KEEP_WHOLE: what Hydra's helpers read (overrides, status, value) stays."""
+    try:
+        return type(ret)(overrides=ret.overrides, status=ret.status, _return_value=ret._return_value,
+                         working_dir=ret.working_dir, task_name=ret.task_name)
+    except Exception:  # noqa: BLE001 - not a JobReturn: keep it
+        return ret
 
 
 def _mapping(value: Any, name: str) -> Mapping[str, Any]:
@@ -134,8 +156,10 @@ class SweepLoop:
         self.directions = parse_optimize(_mapping(s.optimize, "optimize"))
         self.aggregate = _names(s.aggregate, "aggregate")
         self.show_progress = bool(s.progress)
-        self.recorder = Recorder(self.sweep_dir, s.gather, bool(s.resume), self.directions,
+        self.resume = parse_resume(s.resume)
+        self.recorder = Recorder(self.sweep_dir, s.gather, self.resume in (True, "strict"), self.directions,
                                  xlsx_every_s=float(s.xlsx_every_s))
+        self.guard = InterruptGuard()
         self.jobs = JobMaker(config=config, loader=hydra_context.config_loader, sweep_dir=self.sweep_dir,
                              name_folders=name_folders, job_links=bool(s.job_links) and name_folders)
         self.name_folders = name_folders
@@ -168,15 +192,46 @@ class SweepLoop:
         return DEFAULT_CHUNK
 
     def _jobs(self, grid: Grid, combos: Iterator[Combination]) -> Iterator[Job]:
+        """The jobs to launch: every combination but those that completed (resume) with
+        the config they would have now; a changed one reruns, with a note saying why."""
         for combo in combos:
+            if self.guard.interrupted:
+                raise SweepInterrupted()
             key = grid.key_of(combo)
-            if self.recorder.completed(key):
-                assert self.recorder.frame is not None
-                self.recorder.frame.reindex(key, combo.index)
-                if self.recorder.progress is not None:
-                    self.recorder.progress.skipped += 1
+            if not self.recorder.completed(key):
+                yield self.jobs.make(grid, combo)
                 continue
-            yield self.jobs.make(grid, combo)
+            job = self.jobs.make(grid, combo)
+            changed = self._changed(job)
+            if changed:
+                job.note = clean_text(f"rerun: config changed ({', '.join(changed[:5])}"
+                                      f"{', ...' if len(changed) > 5 else ''})")
+                log.info(f"{job.folder} completed before with another config: running it again ({job.note})")
+                yield job
+                continue
+            assert self.recorder.frame is not None
+            self.recorder.frame.reindex(key, combo.index)
+            if self.recorder.progress is not None:
+                self.recorder.progress.skipped += 1
+
+    def _changed(self, job: Job) -> List[str]:
+        """Keys of the job's config that changed since it completed (none: skip it)."""
+        old = self.recorder.frame.get(job.key) if self.recorder.frame is not None else None
+        return changed_since(self.jobs.loader, self.config, job.overrides, old, self.recorder.configs)
+
+    def _refuse_changed(self, grid: Grid) -> None:
+        """``resume=strict``: compare every completed combination before any job runs."""
+        changed = {}
+        for combo in grid:
+            if self.guard.interrupted:
+                raise SweepInterrupted()
+            if self.recorder.completed(grid.key_of(combo)):
+                keys = self._changed(self.jobs.make(grid, combo))
+                if keys:
+                    changed[grid.folder(combo)] = keys
+            self.jobs.forget()
+        if changed:
+            refuse_changed(changed, self.sweep_dir)
 
     # -- main ----------------------------------------------------------------------------
     def run(self, arguments: Sequence[str]) -> List[List[Any]]:
@@ -185,7 +240,35 @@ class SweepLoop:
         total = _count(grid)
         combos = iter(grid)
         first = next(combos)  # an empty grid fails here, before anything is written
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        lock = SweepLock(self.sweep_dir)
+        lock.acquire()  # before anything in the dir is touched: a second sweep refuses here
+        try:
+            archive = archive_earlier_sweep(self.sweep_dir, self.resume)
+            if archive is not None:
+                log.warning(f"{self.sweep_dir} held an earlier sweep: its state and frame were moved to "
+                            f"{archive}; this sweep runs every combination (hydra.sweeper.resume=true "
+                            "goes on with an earlier sweep instead)")
+            remove_leftovers(self.sweep_dir)
+            self.guard.install()
+            return self._run_locked(grid, over, total, first, combos)
+        except SweepInterrupted:
+            self._interrupted()
+        finally:
+            self.guard.uninstall()
+            lock.release()
+
+    def _interrupted(self) -> NoReturn:
+        """A real Ctrl-C: the frame is written (by _run_batches); say how to resume."""
+        frame = self.recorder.frame
+        done = sum(1 for r in frame.records() if r.get("status") == COMPLETED) if frame is not None else 0
+        sys.stderr.write(
+            f"\nInterrupted (Ctrl-C): {done} combination(s) completed, recorded in "
+            f"{self.sweep_dir / XLSX_FILE}. Resume with the same command plus "
+            f"hydra.sweep.dir={self.sweep_dir} hydra.sweeper.resume=true\n")
+        raise SystemExit(130)
+
+    def _run_locked(self, grid: Grid, over: List[str], total: Optional[int], first: Combination,
+                    combos: Iterator[Combination]) -> List[List[Any]]:
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         log.info(
             "Sweeping over "
@@ -193,6 +276,9 @@ class SweepLoop:
             + f" into {self.sweep_dir}"
         )
         self.recorder.open(grid, over, total)
+        self.recorder.code = code_version(task_dirs(self.config))
+        if self.resume == "strict":
+            self._refuse_changed(grid)
         if self.show_progress:
             own_line = hasattr(self.launcher, "set_job_done_callback")  # the alchemy launchers
             self.recorder.progress = SweepProgress(total, parallel=self._parallel(), redraw=not own_line)
@@ -227,6 +313,9 @@ class SweepLoop:
                 if not batch:
                     break
                 keep = [r for r in self._launch(grid, batch) if r is not None][: max(0, KEEP_RETURNS - kept)]
+                if self.guard.interrupted:
+                    raise SweepInterrupted()
+                keep = [r if kept + i < KEEP_WHOLE else slim(r) for i, r in enumerate(keep)]
                 kept += len(keep)
                 if keep:
                     returns.append(keep)
@@ -256,11 +345,11 @@ class SweepLoop:
         if missing and any(r.get("status") == "COMPLETED" for r in frame.records()):
             log.warning(f"hydra.sweeper.optimize names {', '.join(missing)}, which no run returned "
                         f"(metrics: {', '.join(frame.metric_names()) or 'none'})")
-        print(f"Metric Frame:\n{frame.render()}\n")
+        print(clean_text(f"Metric Frame:\n{frame.render()}\n"))
         print(f"Saved the metric frame at {self.sweep_dir / XLSX_FILE} (and .csv)")
         failed = frame.failed()
         if failed:
-            shown = "\n".join(f"  {r['folder']}: {r.get('error')}" for r in failed[:20])
+            shown = clean_text("\n".join(f"  {r['folder']}: {r.get('error')}" for r in failed[:20]))
             more = f"\n  ... and {len(failed) - 20} more" if len(failed) > 20 else ""
             raise SweepFailedError(
                 f"{len(failed)} of {len(frame)} combination(s) failed (see "
@@ -300,8 +389,15 @@ class SweepLoop:
         self._pending = {j.combo.index: j for j in run}
         self._reported = {}
         error: Optional[BaseException] = None
+        self.guard.running = True
         try:
             results = list(self.launcher.launch([j.overrides for j in run], initial_job_idx=run[0].combo.index))
+        except (KeyboardInterrupt, SystemExit) as e:
+            # Hydra's run_job lets sys.exit() and KeyboardInterrupt through: a task's own
+            # becomes its row; a real Ctrl-C (the guard saw SIGINT) stops the sweep.
+            if self.guard.interrupted:
+                raise SweepInterrupted() from None
+            results, error = [], e
         except Exception as e:  # noqa: BLE001 - a crashed launch fails its jobs only
             if is_settings_error(e):
                 for link in links:  # nothing ran: leave no trace of these jobs
@@ -309,7 +405,9 @@ class SweepLoop:
                         link.unlink()
                 raise
             results, error = [], e
-            log.error(f"Launching {len(run)} job(s) failed: {type(e).__name__}: {e}")
+            log.error(clean_text(f"Launching {len(run)} job(s) failed: {type(e).__name__}: {e}"))
+        finally:
+            self.guard.running = False
         out = []
         for i, job in enumerate(run):
             ret = results[i] if i < len(results) else None

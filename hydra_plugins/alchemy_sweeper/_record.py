@@ -36,9 +36,12 @@ from alchemy_resolvers.frame import (
     to_metrics,
 )
 from alchemy_resolvers.frame.progress import SweepProgress
+from alchemy_resolvers.frame.text import clean_text
 from alchemy_resolvers.grid import Combination, Grid
 
+from hydra_plugins.alchemy_sweeper._fingerprint import fingerprint
 from hydra_plugins.alchemy_sweeper._overrides import SweepConfigError
+from hydra_plugins.alchemy_sweeper._resume import ConfigStore
 
 __all__ = ["Job", "Recorder", "describe_failure"]
 
@@ -55,6 +58,8 @@ class Job:
     key: str
     folder: str
     overrides: List[str]
+    #: Why a combination that completed before runs again (``rerun: config changed``).
+    note: Optional[str] = None
 
 
 # --------------------------------------------------------------------------- errors
@@ -83,6 +88,22 @@ def task_location(err: BaseException) -> Optional[str]:
         if frame.filename.startswith("<") or "site-packages" in path or any(path.startswith(d) for d in skip):
             continue
         return f"{path}:{frame.lineno}"
+    return None
+
+
+def task_exit(err: BaseException) -> Optional[tuple]:
+    """``(status, metrics, error)`` of a job that ended the task with ``sys.exit`` or a
+    ``KeyboardInterrupt`` of its own (Hydra's ``run_job`` lets both through); None for
+    other errors. ``sys.exit(0)``/``sys.exit()`` is a completed run without metrics."""
+    if isinstance(err, SystemExit):
+        code = err.code
+        if code is None or code == 0:
+            return COMPLETED, {}, None
+        if isinstance(code, int):
+            return FAILED, {}, f"SystemExit: the task exited with code {code}"
+        return FAILED, {}, f"SystemExit: the task exited with code 1: {code}"
+    if isinstance(err, KeyboardInterrupt):
+        return FAILED, {}, "KeyboardInterrupt raised by the task"
     return None
 
 
@@ -128,6 +149,9 @@ class Recorder:
         self.state: Optional[StateFile] = None
         self.frame: Optional[MetricFrame] = None
         self.progress: Optional[SweepProgress] = None
+        #: ``<git commit>[+dirty]`` of the task's code, asked once per sweep.
+        self.code: Optional[str] = None
+        self.configs = ConfigStore(sweep_dir)
 
     def gather_fn(self) -> Optional[Callable[..., Any]]:
         """The ``hydra.sweeper.gather`` function (imported once; a bad path is a setting error)."""
@@ -154,6 +178,7 @@ class Recorder:
         header = {"params": [a.path for a in grid.axes], "keys": grid.keys,
                   "optimize": self.directions, "aggregate": list(aggregate_over), "total": total}
         old_header, records = self.state.load()
+        records = [] if not self.resume else records  # (an earlier sweep was archived)
         keep = False
         if self.resume and old_header is not None:
             if sorted(old_header.get("params", [])) != sorted(header["params"]):
@@ -184,7 +209,7 @@ class Recorder:
 
         if ret is None:
             if error is not None:
-                return FAILED, {}, describe_failure(error)
+                return task_exit(error) or (FAILED, {}, describe_failure(error))
             return FAILED, {}, "the launcher returned no result for this job"
         value = getattr(ret, "_return_value", None)
         if getattr(ret, "status", None) != JobStatus.COMPLETED:
@@ -224,6 +249,7 @@ class Recorder:
         assert self.state is not None and self.frame is not None
         job_dir = self._job_dir(job, ret, name_folders)
         status, metrics, err = self._outcome(grid, job, ret, job_dir, error)
+        fp = self._fingerprint(ret)
         record = {
             "key": job.key,
             "index": job.combo.index,
@@ -235,15 +261,47 @@ class Recorder:
             "error": err,
             "job_dir": self._shown_dir(job_dir),
             "time": time.time(),
+            "fingerprint": fp,
+            "code": self.code,
+            "note": job.note,
         }
-        self.state.append(record)
+        record = self._append(record)
         self.frame.add(record)
         if status != COMPLETED:
-            log.error(f"Job {job.folder} failed: {err}")
-        self.maybe_write()
+            log.error(clean_text(f"Job {job.folder} failed: {err}"))
+        try:
+            self.maybe_write()
+        except Exception as e:  # noqa: BLE001 - a summary that cannot be written never stops the sweep
+            log.error(f"Writing the metric frame failed (the state file has the record): {type(e).__name__}: {e}")
         if self.progress is not None:
             self.progress.ended(job.folder, status == COMPLETED, self.frame.best_so_far())
         return record
+
+    def _fingerprint(self, ret: Any) -> Optional[str]:
+        """The fingerprint of the config the job ran with (``JobReturn.cfg``), if known."""
+        cfg = getattr(ret, "cfg", None)
+        if cfg is None:
+            return None
+        try:
+            fp, flat = fingerprint(cfg)
+        except Exception as e:  # noqa: BLE001 - a config we cannot read: no fingerprint
+            log.debug(f"no fingerprint: {e}")
+            return None
+        self.configs.add(fp, flat)
+        return fp
+
+    def _append(self, record: Dict[str, Any]) -> Dict[str, Any]:
+        """Append ``record`` to the state file; a record that cannot be written becomes
+        a FAILED one saying why (its metrics dropped), never an error of the sweep."""
+        assert self.state is not None
+        try:
+            self.state.append(record)
+            return record
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:
+            why = clean_text(f"the record could not be written: {type(e).__name__}: {e}")[:2000]
+            record = dict(record, status=FAILED, metrics={}, error=why)
+            self.state.append(record)
+            return record
 
     def maybe_write(self, force: bool = False) -> None:
         """Rewrite the csv, and the xlsx and html when they are due.

@@ -50,11 +50,14 @@ class AlchemySweeperConf:
     # at most this often (seconds; smaller frames: after every job), and at the end.
     xlsx_every_s: float = 5.0
 
-    # Skip combinations that completed in an earlier run into the same sweep dir
-    # (give the same hydra.sweep.dir; failed and missing ones run again). Off by
-    # default: Hydra's default sweep dir is per second, and two sweeps started in the
-    # same second must not skip each other's jobs.
-    resume: bool = False
+    # Reuse a sweep dir (give the same hydra.sweep.dir): true skips combinations that
+    # completed with the same config (fingerprint) and reruns failed, missing and
+    # edited ones; strict refuses, listing changed keys, if any completed one was
+    # edited; false (the default; or restart) runs everything, first moving an earlier
+    # sweep's state and frame to <sweep dir>/earlier/<time>/. Off by default: Hydra's
+    # default sweep dir is per second, and two sweeps started in the same second must
+    # not skip each other's jobs.
+    resume: Any = False
 
     # Name job folders by their combination (`batch_size=128,epochs=5`) while
     # hydra.sweep.subdir is Hydra's default; a subdir you set yourself always wins.
