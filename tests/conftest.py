@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
@@ -71,3 +71,21 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     ordered = sorted((items[i] for i in slots), key=lambda it: it.callspec.params["block"].line)
     for i, it in zip(slots, ordered):
         items[i] = it
+
+
+def hydra_compose(config_dir: Path, name: str, overrides: Sequence[str] = ()) -> Any:
+    """The config a Hydra app with this config dir would get, composed in this process.
+
+    Hydra keeps global state (its version base, ConfigStore, the global Hydra
+    instance); it is restored afterwards, so tests that compose in-process never change
+    what later tests see, whatever order they run in.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.singleton import Singleton
+
+    state = Singleton.get_state()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+            return compose(name, overrides=list(overrides))
+    finally:
+        Singleton.set_state(state)

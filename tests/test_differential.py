@@ -97,11 +97,9 @@ def assert_no_difference(row: Row) -> None:
 
 
 def compose(config_dir: Path, name: str) -> Any:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from conftest import hydra_compose
 
-    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-        cfg = OmegaConf.to_container(hydra_compose(name), resolve=True)
+    cfg = OmegaConf.to_container(hydra_compose(config_dir, name), resolve=True)
     # Hydra places a primary config from a subdirectory at that directory's package
     for part in name.split("/")[:-1]:
         if isinstance(cfg, dict) and list(cfg) == [part]:

@@ -25,12 +25,9 @@ YACS_CONFIGS = FIXTURES / "yacs" / "configs"
 
 def compose(config_dir: Path, name: str, overrides: Sequence[str] = ()) -> Any:
     """The resolved config a Hydra app with this config dir gets (through alchemy://)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from conftest import hydra_compose
 
-    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-        cfg = hydra_compose(name, overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True)
+    return OmegaConf.to_container(hydra_compose(config_dir, name, overrides), resolve=True)
 
 
 def lists(tree: Any) -> Any:

@@ -68,11 +68,9 @@ def caps_file(tmp_path: Path, shape: str, experiment: str) -> Path:
 
 
 def compose(path: Path) -> Any:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from conftest import hydra_compose
 
-    with initialize_config_dir(config_dir=str(path.parent), version_base=None):
-        return OmegaConf.to_container(hydra_compose(path.stem), resolve=True)
+    return OmegaConf.to_container(hydra_compose(path.parent, path.stem), resolve=True)
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -4,8 +4,9 @@ Hydra keeps in ``hydra.runtime`` the config dirs (``config_sources``), the prima
 config (``hydra.job.config_name``) and every group choice (``choices``); with
 ``hydra.overrides.task`` that is enough to find the files a job was composed from.
 Each file's per-key sources come from the loader's table
-(:mod:`alchemy_resolvers.provenance.lines`); a file this process has not loaded (a
-job in a fresh process) is loaded here, through the same per-process cache.
+(:mod:`alchemy_resolvers.provenance.lines`); a YAML file this process has not loaded (a
+job in a fresh process) is read here, through the same per-process cache; a Python
+file is not (it is code, and runs in the sweep's process only).
 
 Checked on hydra-core 1.3.2 and 1.3.8 (``hydra.runtime.config_sources``/``choices``).
 """
@@ -107,6 +108,11 @@ def _stamps(stamps: Any) -> Any:
 
 
 def _file_candidate(real: str, config_path: str, package: str, base_dir: str) -> Optional[Candidate]:
+    if real.endswith(".py") and lines.sources_of(real) is None:
+        # A Python config file is code and runs in the sweep's process only (a job in
+        # a fresh process gets the composed config): never execute it here just to
+        # attribute values. Its keys are then `unknown` in this job's provenance.
+        return None
     try:
         tree = config_dir.load_config_file(real)
     except AlchemyError:
