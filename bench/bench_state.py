@@ -28,19 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alchemy_resolvers.frame import MetricFrame, StateFile  # noqa: E402
 
-APP = '''
-import hydra
-from omegaconf import DictConfig
-
-
-@hydra.main(version_base=None, config_path=None, config_name=None)
-def main(cfg: DictConfig) -> float:
-    return 1.0
-
-
-if __name__ == "__main__":
-    main()
-'''
+from bench_sweeper import APP  # noqa: E402  - the same no-op Hydra app
 
 STUB_LAUNCHER = '''
 import os
