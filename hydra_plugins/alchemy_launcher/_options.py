@@ -37,6 +37,8 @@ class LocalLaunchOptions:
     log_name: str
     progress: Optional[bool]  # None: a bar when stderr is a terminal
     start_method: str  # "fork_server" or "spawn"
+    retries: int = 0
+    retry_on: Any = ()
 
 
 def _is_int(v: Any) -> bool:

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 KILLED_RESULT_GRACE_S = 3
 
 # Keys of the launcher config that go to the executor's constructor, or are ours.
-INIT_KEYS = ("submitit_folder", "max_num_timeout")
+INIT_KEYS = ("submitit_folder", "max_num_timeout", "retries", "retry_on")
 
 # hydra-submitit-launcher's generic names (submitit's AutoExecutor) -> sbatch's.
 SLURM_NAMES = {"name": "job_name", "timeout_min": "time", "mem_gb": "mem",

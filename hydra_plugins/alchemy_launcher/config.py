@@ -3,7 +3,8 @@
 AlchemyCat's names, where they differ: ``gpus_per_job`` is ``work_gpu_num``.
 """
 from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import field
+from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 
@@ -62,6 +63,16 @@ class AlchemyLauncherConf:
     # macOS, the task's modules start threads or CUDA at import). spawn: a fresh
     # interpreter per job (python -m ..._worker).
     start_method: str = "fork_server"
+
+    # Run a job that failed by a crash (a signal, a nonzero exit of its process), a
+    # timeout, or an exception listed in retry_on again, up to this many times, in the
+    # same folder after moving its earlier output aside (<job dir>/.attempts/<n>/).
+    # The frame's `attempts` column counts the runs.
+    retries: int = 0
+
+    # Exceptions (import paths, e.g. [torch.cuda.OutOfMemoryError]) that are retried
+    # like crashes; subclasses count. Default: none, so a bug in the task is not retried.
+    retry_on: List[str] = field(default_factory=list)
 
 
 ConfigStore.instance().store(

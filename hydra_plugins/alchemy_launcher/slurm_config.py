@@ -5,7 +5,8 @@ Every sbatch option submitit does not name goes in ``additional_parameters``
 (``hydra.launcher.additional_parameters={nice:10,mail-type:END}``).
 """
 from dataclasses import dataclass
-from typing import Optional
+from dataclasses import field
+from typing import List, Optional
 
 from hydra.core.config_store import ConfigStore
 from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
@@ -19,6 +20,13 @@ class AlchemySlurmLauncherConf(SlurmQueueConf):
     # hydra/launcher=alchemy's. Slurm sets CUDA_VISIBLE_DEVICES in the job. Exclusive
     # with gpus_per_node / gpus_per_task (or gres=gpu:N, the older spelling).
     gpus_per_job: Optional[int] = None
+
+    # As for hydra/launcher=alchemy: run a job that failed by a crash, a signal, a
+    # timeout or an exception listed in retry_on (import paths) again, up to this many
+    # times, in the same folder after moving its earlier output aside; the frame's
+    # `attempts` column counts the runs.
+    retries: int = 0
+    retry_on: List[str] = field(default_factory=list)
 
     # Inherited, most used: partition, timeout_min (sbatch --time), mem_gb (--mem),
     # cpus_per_task, gpus_per_node, gres, array_parallelism (most jobs running at once,

@@ -71,6 +71,27 @@ class AlchemySweeperConf:
     # Hydra's full composition for every job. Either way each job is composed once.
     compose_once: bool = True
 
+    # Print the jobs (count, folder and overrides of each; first and last 20 beyond
+    # 1,000) and run the checks below, then stop: no task runs, no job folder is made.
+    # Exit code 0 when every check passes, nonzero otherwise.
+    dry_run: bool = False
+
+    # Before the first job of a real sweep: compose every distinct config-group choice,
+    # resolve every ${dep} and P_DEP, evaluate every subject_to, import every _target_
+    # and check its signature against the keys given, for every value of every axis.
+    # All problems are listed at once and no job starts. false: start at once.
+    check: bool = True
+
+    # Axes that advance together instead of forming a product: [[lr, warmup], ...].
+    # The axes of one group must have equal lengths; the group takes the priority of
+    # its first member and appears in the frame index as its members.
+    zip: Optional[List[List[str]]] = None
+
+    # After this many failed jobs no new job starts; running jobs finish, and
+    # combinations never started are rows with status SKIPPED (a resume runs them).
+    # null: never stop early.
+    max_failures: Optional[int] = None
+
 
 ConfigStore.instance().store(
     group="hydra/sweeper",
