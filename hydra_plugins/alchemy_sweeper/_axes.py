@@ -189,8 +189,10 @@ def _override_slot(ov: Any, source: str) -> Tuple[str, Slot]:
 
 
 def build_grid(config: DictConfig, params: Mapping[str, Any], priorities: Mapping[str, Any],
-               arguments: Sequence[str], parser: Any, is_group: Callable[[str], bool]) -> Grid:
-    """The sweep's grid: config axes, then ``hydra.sweeper.params``, then the command line."""
+               arguments: Sequence[str], parser: Any, is_group: Callable[[str], bool],
+               zip_groups: Any = None) -> Grid:
+    """The sweep's grid: config axes, then ``hydra.sweeper.params``, then the command line;
+    ``zip_groups`` (``hydra.sweeper.zip``) lists axes that advance together."""
     slots: Dict[str, Slot] = {}
     for axis in config_axes(config):
         slots[axis.path] = axis

@@ -35,6 +35,7 @@ from alchemy_resolvers.frame.best import missing_metrics, parse_optimize
 from alchemy_resolvers.frame.progress import SweepProgress
 from alchemy_resolvers.grid import Combination, Grid
 
+from hydra_plugins.alchemy_sweeper import _check
 from hydra_plugins.alchemy_sweeper._axes import build_grid, find_param_tokens
 from hydra_plugins.alchemy_sweeper._fingerprint import code_version, task_dirs
 from hydra_plugins.alchemy_sweeper._guard import RequireMultirunCallback
@@ -107,6 +108,16 @@ def _batch_size(value: Any) -> Optional[int]:
     return value
 
 
+def _max_failures(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SweepConfigError(f"hydra.sweeper.max_failures must be >= 1 (or null), got {value!r}",
+                               key="hydra.sweeper.max_failures",
+                               hint="hydra.sweeper.max_failures=null never stops early")
+    return value
+
+
 def _names(value: Any, name: str) -> List[str]:
     if value is None:
         return []
@@ -157,6 +168,10 @@ class SweepLoop:
         self.aggregate = _names(s.aggregate, "aggregate")
         self.show_progress = bool(s.progress)
         self.resume = parse_resume(s.resume)
+        self.zip = s.zip
+        self.dry_run = bool(s.dry_run)
+        self.check = bool(s.check)
+        self.max_failures = _max_failures(s.max_failures)
         self.recorder = Recorder(self.sweep_dir, s.gather, self.resume in (True, "strict"), self.directions,
                                  xlsx_every_s=float(s.xlsx_every_s))
         self.guard = InterruptGuard()
@@ -180,7 +195,7 @@ class SweepLoop:
 
     def build_grid(self, arguments: Sequence[str]) -> Grid:
         return build_grid(self.config, self.params, self.priorities, arguments,
-                          parser(self.hydra_context.config_loader), self._is_group)
+                          parser(self.hydra_context.config_loader), self._is_group, zip_groups=self.zip)
 
     def _batch_size(self) -> int:
         if self.max_batch_size is not None:
@@ -236,10 +251,14 @@ class SweepLoop:
     # -- main ----------------------------------------------------------------------------
     def run(self, arguments: Sequence[str]) -> List[List[Any]]:
         grid = self.build_grid(arguments)
+        if self.dry_run:
+            return _check.dry_run(self, grid)
         over = resolve_axes(self.aggregate, grid.keys, [a.path for a in grid.axes])
         total = _count(grid)
         combos = iter(grid)
         first = next(combos)  # an empty grid fails here, before anything is written
+        if self.check:
+            _check.check_before_launch(self, grid)
         lock = SweepLock(self.sweep_dir)
         lock.acquire()  # before anything in the dir is touched: a second sweep refuses here
         try:
