@@ -7,7 +7,7 @@ start-up and one-off costs. Two launchers:
 - ``null`` (a benchmark-only Hydra plugin written to the temp dir): returns a completed
   result for every job without composing or running anything, so the number is the
   sweeper's own cost: the BasicSweeper composes every job to validate it; ours builds
-  its grid, makes each job (folder, link) and records it (its state file, fsynced; the
+  its grid, makes each job (folder, link) and records it (its state file, fsynced every second; the
   metric frame: csv after every job, xlsx every few seconds).
 - ``basic``: Hydra's, running each job in process: the sweeper's cost plus the
   launcher's (composing, Hydra's ``run_job``), which ours makes cheaper by handing each

@@ -143,6 +143,14 @@ def test_alchemy_frame_reads_a_running_sweep(tmp_path):
     res = alchemy("frame", str(tmp_path), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "2 of 3 run(s) ended, 0 failed" in res.stdout and "m (min): 2  a=1" in res.stdout
+    assert not (tmp_path / "metric_frame.xlsx").exists()
+    # --write: the sheet, page and csv of a killed sweep, rebuilt from its state file.
+    res = alchemy("frame", str(tmp_path), "--write", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    df = pd.read_excel(tmp_path / "metric_frame.xlsx", index_col=0)
+    assert list(df.index) == [0, 1] and list(df["m"]) == [3, 2]
+    assert list(pd.read_csv(tmp_path / "metric_frame.csv")["m"]) == [3, 2]
+    assert (tmp_path / "metric_frame.html").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,7 +4,7 @@ best rows (``best``), the aggregate over seeds (``aggregate``), the live progres
 (``progress``) and the ``alchemy frame`` command (``command``)."""
 from alchemy_resolvers.frame.state import STATE_FILE, StateFile, StateMismatchError
 from alchemy_resolvers.frame.html import HTML_FILE
-from alchemy_resolvers.frame.table import AGGREGATE_CSV_FILE, COMPLETED, FAILED, MetricFrame, to_metrics
+from alchemy_resolvers.frame.table import AGGREGATE_CSV_FILE, COMPLETED, FAILED, SKIPPED, MetricFrame, to_metrics
 from alchemy_resolvers.frame.writers import CSV_FILE, XLSX_FILE, atomic_write, write_xlsx
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "AGGREGATE_CSV_FILE",
     "COMPLETED",
     "FAILED",
+    "SKIPPED",
 ]

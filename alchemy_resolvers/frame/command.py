@@ -3,7 +3,9 @@
 Read from ``sweep_state.jsonl`` (the source of truth, appended as each job ends), so it
 works while the sweep runs, after it was killed, and on a copy of the sweep dir. The
 directions and aggregate axes are those the sweep was started with; ``--aggregate``
-overrides them, ``--sort METRIC`` orders the rows (best first for a directed metric).
+overrides them, ``--sort METRIC`` orders the rows (best first for a directed metric),
+``--write`` rewrites the csv, xlsx and html from it (those of a killed sweep can lag
+its last records by a few seconds).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 from alchemy_resolvers.errors import AlchemyError
 from alchemy_resolvers.frame.aggregate import resolve_axes
 from alchemy_resolvers.frame.state import STATE_FILE, StateFile
-from alchemy_resolvers.frame.table import COMPLETED, MetricFrame
+from alchemy_resolvers.frame.table import MetricFrame
 
 __all__ = ["HELP", "add_arguments", "run", "load_frame", "FrameCommandError"]
 
@@ -30,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sort", metavar="METRIC", help="order rows by METRIC (best first if it has a direction)")
     parser.add_argument("--aggregate", metavar="AXIS", action="append",
                         help="group runs that differ only in AXIS (repeatable; 'none' for no grouping)")
+    parser.add_argument("--write", action="store_true",
+                        help="also rewrite metric_frame.csv/.xlsx/.html in SWEEP_DIR from the state file")
 
 
 def load_frame(sweep_dir: Path, aggregate: Optional[Sequence[str]] = None) -> Tuple[MetricFrame, Dict[str, Any]]:
@@ -57,9 +61,13 @@ def run(args: argparse.Namespace) -> int:
         raise FrameCommandError(f"--sort {args.sort}: no such metric (metrics: "
                                 f"{', '.join(frame.metric_names()) or 'none yet'})", key="--sort")
     records = frame.records()
-    failed = sum(1 for r in records if r.get("status") != COMPLETED)
+    failed, skipped = len(frame.failed()), len(frame.skipped())
     total = header.get("total")
     of = f" of {total}" if isinstance(total, int) else ""
-    print(f"{Path(args.sweep_dir)}: {len(records)}{of} run(s) ended, {failed} failed")
+    print(f"{Path(args.sweep_dir)}: {len(records) - skipped}{of} run(s) ended, {failed} failed"
+          + (f", {skipped} skipped" if skipped else ""))
     print(frame.render(sort=args.sort))
+    if getattr(args, "write", False):
+        frame.write(Path(args.sweep_dir))
+        print(f"Wrote the metric frame of {len(records)} run(s) to {Path(args.sweep_dir)} (csv, xlsx, html)")
     return 0

@@ -104,6 +104,12 @@ class SweepProgress:
             self.stream.write(f"{self.line(best)} | {'ended' if ok else 'FAILED'} {label}\n")
             self.stream.flush()
 
+    def not_started(self, launched: bool) -> None:
+        """A job the sweep will not start (it stopped early): out of the counts."""
+        if launched:
+            self.in_flight = max(0, self.in_flight - 1)
+        self.skipped += 1
+
     def draw(self, best: Mapping[str, float]) -> None:
         self.stream.write("\r\x1b[K" + self.line(best))
         self.stream.flush()

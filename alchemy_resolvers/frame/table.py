@@ -27,7 +27,7 @@ from alchemy_resolvers.frame.writers import (
     write_xlsx,
 )
 
-__all__ = ["MetricFrame", "to_metrics", "COMPLETED", "FAILED", "RESERVED", "AGGREGATE_CSV_FILE",
+__all__ = ["MetricFrame", "to_metrics", "COMPLETED", "FAILED", "SKIPPED", "RESERVED", "AGGREGATE_CSV_FILE",
            "AGGREGATE_SHEET"]
 
 AGGREGATE_CSV_FILE = "metric_frame_aggregate.csv"
@@ -35,11 +35,15 @@ AGGREGATE_SHEET = "aggregate"
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
+#: Never started: the sweep stopped early (``hydra.sweeper.max_failures``); a resume runs it.
+SKIPPED = "SKIPPED"
 RESERVED = ("status", "error", "job_dir")
 #: A column only present when some row has one: why a completed row was run again.
 NOTE = "note"
+#: A column only present when some job ran more than once (``hydra.launcher.retries``).
+ATTEMPTS = "attempts"
 #: Columns of the ``runs`` sheet.
-PROVENANCE = ("fingerprint", "code", "note", "ended")
+PROVENANCE = ("fingerprint", "code", "note", "ended", ATTEMPTS)
 RUNS_SHEET = "runs"
 
 
@@ -116,7 +120,11 @@ class MetricFrame:
         return sorted(self._by_key.values(), key=lambda r: (r.get("index", 0), r["key"]))
 
     def failed(self) -> List[Dict[str, Any]]:
-        return [r for r in self.records() if r.get("status") != COMPLETED]
+        """Rows that ran and did not complete (not those never started)."""
+        return [r for r in self.records() if r.get("status") not in (COMPLETED, SKIPPED)]
+
+    def skipped(self) -> List[Dict[str, Any]]:
+        return [r for r in self.records() if r.get("status") == SKIPPED]
 
     def metric_names(self, records: Optional[List[Dict[str, Any]]] = None) -> List[str]:
         names: Dict[str, None] = {}
@@ -126,7 +134,7 @@ class MetricFrame:
         return list(names)
 
     def _column_name(self, metric: str) -> str:
-        if metric in RESERVED or metric == NOTE or metric in self.index_names:
+        if metric in RESERVED or metric in (NOTE, ATTEMPTS) or metric in self.index_names:
             return f"metric:{metric}"
         return metric
 
@@ -135,13 +143,15 @@ class MetricFrame:
         records = self.records()
         metrics = self.metric_names(records)
         noted = any(r.get("note") for r in records)
+        retried = any((r.get(ATTEMPTS) or 1) > 1 for r in records)
         header = self.index_names + [self._column_name(m) for m in metrics] + list(RESERVED)
-        header += [NOTE] if noted else []
+        header += ([NOTE] if noted else []) + ([ATTEMPTS] if retried else [])
         rows: List[List[Any]] = []
         for r in records:
             m = r.get("metrics") or {}
             row = self._names(r) + [m.get(k) for k in metrics] + [r.get("status"), r.get("error"), r.get("job_dir")]
-            rows.append(row + [r.get("note")] if noted else row)
+            row += ([r.get("note")] if noted else []) + ([r.get(ATTEMPTS)] if retried else [])
+            rows.append(row)
         return header, rows
 
     def _names(self, record: Dict[str, Any]) -> List[Any]:
@@ -160,8 +170,8 @@ class MetricFrame:
             return datetime.datetime.fromtimestamp(t).isoformat(timespec="seconds") if isinstance(t, (int, float)) else None
 
         header = self.index_names + list(PROVENANCE)
-        rows = [self._names(r) + [r.get("fingerprint"), r.get("code"), r.get("note"), when(r.get("time"))]
-                for r in records]
+        rows = [self._names(r) + [r.get("fingerprint"), r.get("code"), r.get("note"), when(r.get("time")),
+                                  r.get(ATTEMPTS)] for r in records]
         return header, rows
 
     # -- directions, best rows, aggregate -----------------------------------------
@@ -245,7 +255,7 @@ class MetricFrame:
         df = pd.DataFrame(rows, columns=header)
         df = df.set_index(self.index_names)
         if not with_job_columns:
-            drop = ["error", "job_dir"] + ([NOTE] if NOTE in df.columns else [])
+            drop = ["error", "job_dir"] + [c for c in (NOTE, ATTEMPTS) if c in df.columns]
             if (df["status"] == COMPLETED).all():
                 drop.append("status")
             df = df.drop(columns=drop)

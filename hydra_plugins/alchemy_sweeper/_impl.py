@@ -5,7 +5,7 @@ the command line (:mod:`._axes`); each combination becomes a job (:mod:`._jobs`)
 are launched in batches of consecutive grid indices (so ``hydra.job.num`` is the
 index), and every ended job is recorded at once (:mod:`._record`).
 
-What is left: ``sweep_state.jsonl`` (one line per ended job, fsynced),
+What is left: ``sweep_state.jsonl`` (one line per ended job, written at once),
 ``metric_frame.csv`` rewritten after every ended job, ``metric_frame.xlsx`` and
 ``metric_frame.html`` every few seconds and at the end (with ``hydra.sweeper.optimize``
 marking the best runs, ``hydra.sweeper.aggregate`` adding mean/std over seeds). Running
@@ -28,7 +28,7 @@ from typing import Any, Iterator, List, Mapping, NoReturn, Optional, Sequence
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from alchemy_resolvers.errors import AlchemyError, SettingsError
-from alchemy_resolvers.frame import COMPLETED, XLSX_FILE
+from alchemy_resolvers.frame import COMPLETED, FAILED, XLSX_FILE
 from alchemy_resolvers.frame.text import clean_text
 from alchemy_resolvers.frame.aggregate import resolve_axes
 from alchemy_resolvers.frame.best import missing_metrics, parse_optimize
@@ -181,6 +181,9 @@ class SweepLoop:
         self._pending: dict = {}
         self._reported: dict = {}
         self._grid: Optional[Grid] = None
+        #: Jobs of this run that failed, and whether that stopped the sweep (max_failures).
+        self.failures = 0
+        self.stopping = False
 
     # -- the grid ----------------------------------------------------------------------
     def _is_group(self, path: str) -> bool:
@@ -213,6 +216,10 @@ class SweepLoop:
             if self.guard.interrupted:
                 raise SweepInterrupted()
             key = grid.key_of(combo)
+            if self.stopping:  # only its row is made (SKIPPED): nothing to compose
+                if not self.recorder.completed(key):
+                    yield Job(combo=combo, key=key, folder=grid.folder(combo), overrides=[])
+                continue
             if not self.recorder.completed(key):
                 yield self.jobs.make(grid, combo)
                 continue
@@ -303,6 +310,8 @@ class SweepLoop:
             self.recorder.progress = SweepProgress(total, parallel=self._parallel(), redraw=not own_line)
         if hasattr(self.launcher, "set_job_done_callback"):
             self.launcher.set_job_done_callback(self._on_job_done)
+        if self.max_failures is not None and hasattr(self.launcher, "set_stop_check"):
+            self.launcher.set_stop_check(lambda: self.stopping)  # no new job once stopping
         try:
             returns = self._run_batches(grid, self._jobs(grid, itertools.chain([first], combos)))
         finally:
@@ -328,6 +337,9 @@ class SweepLoop:
         settings_error = False
         try:
             while True:
+                if self.stopping:
+                    self._skip_rest(grid, jobs)
+                    break
                 batch = list(itertools.islice(jobs, size))
                 if not batch:
                     break
@@ -344,9 +356,39 @@ class SweepLoop:
         finally:
             frame = self.recorder.frame
             nothing_ran = settings_error and frame is not None and len(frame) == 0
+            if self.recorder.state is not None:
+                self.recorder.state.sync()
             if not nothing_ran and (self.recorder.dirty or not (self.sweep_dir / XLSX_FILE).exists()):
                 self.recorder.maybe_write(force=True)
         return returns
+
+    # -- stopping early -----------------------------------------------------------------
+    def _record(self, grid: Grid, job: Job, ret: Any, error: Optional[BaseException] = None) -> None:
+        """Record an ended job; count failures against ``max_failures``."""
+        if self.stopping and getattr(ret, "skipped", False) is True:
+            self._skip(grid, job, launched=True)
+            return
+        record = self.recorder.record(grid, job, ret, error, name_folders=self.name_folders)
+        if record.get("status") == FAILED:
+            self.failures += 1
+            if self.max_failures is not None and self.failures >= self.max_failures and not self.stopping:
+                self.stopping = True
+                log.warning(f"{self.failures} job(s) failed (hydra.sweeper.max_failures="
+                            f"{self.max_failures}): no new job starts; running jobs finish")
+
+    def _skip(self, grid: Grid, job: Job, launched: bool) -> None:
+        self.recorder.skip(grid, job, f"not started: the sweep stopped after {self.failures} failed "
+                                      f"job(s) (hydra.sweeper.max_failures={self.max_failures})")
+        if self.recorder.progress is not None:
+            self.recorder.progress.not_started(launched)
+        link = self.sweep_dir / str(job.combo.index)
+        if launched and link.is_symlink() and not link.exists():
+            link.unlink()  # its folder was never made
+
+    def _skip_rest(self, grid: Grid, jobs: Iterator[Job]) -> None:
+        """Rows for every combination left: SKIPPED (completed ones keep theirs)."""
+        for job in jobs:
+            self._skip(grid, job, launched=False)
 
     def _parallel(self) -> Optional[int]:
         """Jobs that run at once (the progress line's "running"), when the launcher says."""
@@ -366,14 +408,16 @@ class SweepLoop:
                         f"(metrics: {', '.join(frame.metric_names()) or 'none'})")
         print(clean_text(f"Metric Frame:\n{frame.render()}\n"))
         print(f"Saved the metric frame at {self.sweep_dir / XLSX_FILE} (and .csv)")
-        failed = frame.failed()
-        if failed:
+        failed, skipped = frame.failed(), frame.skipped()
+        if failed or skipped:
             shown = clean_text("\n".join(f"  {r['folder']}: {r.get('error')}" for r in failed[:20]))
             more = f"\n  ... and {len(failed) - 20} more" if len(failed) > 20 else ""
+            stopped = (f", {len(skipped)} not started (SKIPPED: hydra.sweeper.max_failures="
+                       f"{self.max_failures} stopped the sweep)" if skipped else "")
             raise SweepFailedError(
-                f"{len(failed)} of {len(frame)} combination(s) failed (see "
+                f"{len(failed)} of {len(frame)} combination(s) failed{stopped} (see "
                 f"{self.sweep_dir / XLSX_FILE}; rerun with hydra.sweep.dir={self.sweep_dir} "
-                f"hydra.sweeper.resume=true to retry only these):\n{shown}{more}"
+                f"hydra.sweeper.resume=true to run only these):\n{shown}{more}"
             )
 
     # -- launching -----------------------------------------------------------------------
@@ -382,7 +426,7 @@ class SweepLoop:
         pending = self._pending.get(idx)
         if pending is not None and idx not in self._reported and self._grid is not None:
             self._reported[idx] = ret
-            self.recorder.record(self._grid, pending, ret, name_folders=self.name_folders)
+            self._record(self._grid, pending, ret)
 
     def _launch(self, grid: Grid, batch: List[Job]) -> List[Any]:
         """Launch runs of consecutive grid indices (so ``hydra.job.num`` is the index)."""
@@ -396,6 +440,10 @@ class SweepLoop:
                 runs.append([job])
         try:
             for run in runs:
+                if self.stopping:  # e.g. the basic launcher: one job per launch
+                    for job in run:
+                        self._skip(grid, job, launched=False)
+                    continue
                 out.extend(self._launch_run(grid, run))
         finally:
             self.jobs.forget()
@@ -433,7 +481,7 @@ class SweepLoop:
             if job.combo.index in self._reported:
                 out.append(self._reported[job.combo.index] if ret is None else ret)
                 continue
-            self.recorder.record(grid, job, ret, error, name_folders=self.name_folders)
+            self._record(grid, job, ret, error)
             out.append(ret)
         self._pending = {}
         return out

@@ -2,10 +2,10 @@
 metric frame (``sweep_state.jsonl``, ``metric_frame.csv`` / ``.xlsx`` / ``.html``), the
 progress line, and resume.
 
-The csv is rewritten after every job (cheap, and what a running job or a user's script
-reads); the xlsx and html are dearer (~1-2 s each for 10,000 rows: see
-``bench/bench_frame.py``): beyond a few hundred rows they are rewritten at most every
-``xlsx_every_s`` seconds, and always at the end. The state file stays the source of
+The csv is rewritten as jobs end, at most every second (what a running job or a
+user's script reads); the xlsx and html are dearer (10-20 ms even for a few rows, ~1-2 s
+each for 10,000 rows: see ``bench/bench_frame.py``): they are rewritten at most every
+``xlsx_every_s`` seconds. All of them at the end. The state file stays the source of
 truth for all of them.
 
 A record is made from the job's ``JobReturn``: its metrics (the return value, or what
@@ -29,6 +29,7 @@ from omegaconf import OmegaConf
 from alchemy_resolvers.frame import (
     COMPLETED,
     FAILED,
+    SKIPPED,
     STATE_FILE,
     MetricFrame,
     StateFile,
@@ -47,9 +48,9 @@ __all__ = ["Job", "Recorder", "describe_failure"]
 
 log = logging.getLogger(__name__)
 
-#: Frames up to this many rows are rewritten (csv, xlsx, html) after every job,
-#: whatever it costs; beyond, rewrites are thinned (see Recorder.maybe_write).
-ALWAYS_WRITE_ROWS = 300
+#: Fewest seconds between two rewrites of the csv while the sweep runs (see
+#: Recorder.maybe_write).
+CSV_EVERY_S = 1.0
 
 
 @dataclass
@@ -130,6 +131,13 @@ def describe_failure(err: BaseException) -> str:
 # --------------------------------------------------------------------------- records
 
 
+def _attempts(ret: Any) -> int:
+    """How many times the launcher ran the job (``hydra.launcher.retries``): the
+    ``attempts`` a retrying launcher sets on its ``JobReturn``; 1 otherwise."""
+    n = getattr(ret, "attempts", None)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
+
+
 class Recorder:
     """The state file and the metric frame of one sweep dir."""
 
@@ -143,7 +151,7 @@ class Recorder:
         self._gather: Optional[Callable[..., Any]] = None
         self.dirty = False
         self._last_write_cost = 0.0
-        self._last_write_end = 0.0
+        self._last_write_end = float("-inf")
         self._last_xlsx = float("-inf")
         self._last_xlsx_cost = 0.0
         self.state: Optional[StateFile] = None
@@ -264,6 +272,7 @@ class Recorder:
             "fingerprint": fp,
             "code": self.code,
             "note": job.note,
+            "attempts": _attempts(ret),
         }
         record = self._append(record)
         self.frame.add(record)
@@ -275,6 +284,34 @@ class Recorder:
             log.error(f"Writing the metric frame failed (the state file has the record): {type(e).__name__}: {e}")
         if self.progress is not None:
             self.progress.ended(job.folder, status == COMPLETED, self.frame.best_so_far())
+        return record
+
+    def skip(self, grid: Grid, job: Job, why: str) -> Dict[str, Any]:
+        """Record a combination the sweep did not start (it stopped early): a SKIPPED
+        row saying why, which a resume runs."""
+        assert self.state is not None and self.frame is not None
+        record = {
+            "key": job.key,
+            "index": job.combo.index,
+            "names": grid.names(job.combo),
+            "folder": job.folder,
+            "overrides": grid.axis_overrides(job.combo),
+            "status": SKIPPED,
+            "metrics": {},
+            "error": why,
+            "job_dir": None,
+            "time": time.time(),
+            "fingerprint": None,
+            "code": self.code,
+            "note": job.note,
+            "attempts": 0,
+        }
+        old = self.frame.get(job.key)
+        if old is not None and old.get("status") == COMPLETED:
+            return old  # a completed run (edited since) keeps its row until it reruns
+        self.state.append(record)
+        self.frame.add(record)
+        self.dirty = True
         return record
 
     def _fingerprint(self, ret: Any) -> Optional[str]:
@@ -306,23 +343,25 @@ class Recorder:
     def maybe_write(self, force: bool = False) -> None:
         """Rewrite the csv, and the xlsx and html when they are due.
 
-        Up to :data:`ALWAYS_WRITE_ROWS` rows every file is rewritten after every job
-        (~30-80 ms for the xlsx): a killed sweep leaves every finished row in the csv
-        and the sheet. Beyond, the csv is rewritten after every job but thinned to ~10%
-        of the time (a rewrite is linear in rows), and the xlsx and html at most every
-        ``xlsx_every_s`` seconds, and less often when writing them would take over
-        ~10% of the time (~1-2 s at 10,000 rows). ``force`` (the end of the
-        sweep) writes everything.
+        Rewriting a file costs milliseconds even for a few rows (creating and renaming
+        it; XlsxWriter's xlsx is a zip: 10-20 ms), more than the sweeper's whole work
+        per job, and grows with the rows. So: the csv when a job ends at least
+        :data:`CSV_EVERY_S` after the last rewrite (after every job of a sweep whose
+        jobs take longer), the xlsx and html at most every ``xlsx_every_s`` seconds
+        (0: like the csv), both less often when writing them would take over ~10% of
+        the time (~1-2 s for the xlsx at 10,000 rows), and everything at the end
+        (``force``). The first job's row is written at once. A sweep killed in between
+        leaves them seconds behind; the state file has every record, and a resume or
+        ``alchemy frame SWEEP_DIR --write`` rewrites them.
         """
         assert self.frame is not None
         self.dirty = True
         now = time.perf_counter()
-        small = len(self.frame) <= ALWAYS_WRITE_ROWS
-        busy = now - self._last_write_end < 9 * self._last_write_cost
-        if not force and busy and not small:
+        every_job = self.xlsx_every_s <= 0
+        if not (force or every_job or now - self._last_write_end >= max(CSV_EVERY_S, 9 * self._last_write_cost)):
             return
         since = now - self._last_xlsx
-        sheets = force or small or since >= max(self.xlsx_every_s, 9 * self._last_xlsx_cost)
+        sheets = force or every_job or since >= max(self.xlsx_every_s, 9 * self._last_xlsx_cost)
         self.frame.write_csv(self.sweep_dir)
         self._last_write_end = time.perf_counter()
         self._last_write_cost = self._last_write_end - now

@@ -46,8 +46,9 @@ class AlchemySweeperConf:
     # otherwise.
     progress: bool = True
 
-    # The csv is rewritten after every job; for frames over 300 rows the xlsx and html
-    # at most this often (seconds; smaller frames: after every job), and at the end.
+    # The csv is rewritten as jobs end (at most every second), the xlsx and html at
+    # most this often (seconds), all of them with the first job and at the end.
+    # 0: both after every job (slow: 10-20 ms a job even for small frames).
     xlsx_every_s: float = 5.0
 
     # Reuse a sweep dir (give the same hydra.sweep.dir): true skips combinations that
