@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from alchemy_resolvers.authoring.tune import Param2Tune
+from alchemy_resolvers.authoring.tune import Param2Tune, Param2TuneError
 from alchemy_resolvers.errors import AlchemyError, SettingsError
-from alchemy_resolvers.grid import Axis, Grid, GridError, display_keys, to_override_value
+from alchemy_resolvers.grid import Axis, Grid, GridError, ZipError, display_keys, to_override_value
 from alchemy_resolvers.grid.names import value_name, value_names
 
 
@@ -227,3 +227,148 @@ def test_string_spellings_need_no_hydra():
     assert to_override_value("it's") == "'it\\'s'"
     assert to_override_value([1, "a b", None]) == "[1,'a b',null]"
     assert to_override_value({"k": 0.5}) == "{k:0.5}"
+
+
+# ----------------------------------------------------------------- zipped axes
+
+
+def zipped_grid(**kw):
+    return Grid([
+        axis("opt.lr", [0.1, 0.01, 0.001]),
+        axis("seed", [0, 1]),
+        axis("sched.warmup", [100, 1000, 10000]),
+    ], zip_groups=[["opt.lr", "sched.warmup"]], **kw)
+
+
+def test_zipped_axes_advance_together_beside_a_product_axis():
+    grid = zipped_grid()
+    # The group sits at its first member's place; its members stand together.
+    assert grid.keys == ["lr", "warmup", "seed"]
+    assert [[a.path for a in level] for level in grid.levels] == [["opt.lr", "sched.warmup"], ["seed"]]
+    combos = list(grid)
+    assert [tuple(grid.values(c)) for c in combos] == [
+        (0.1, 100, 0), (0.1, 100, 1), (0.01, 1000, 0), (0.01, 1000, 1), (0.001, 10000, 0), (0.001, 10000, 1),
+    ]
+    assert combos[2].choice == (1, 1, 0)  # one index per axis, shared within the group
+    assert grid.folder(combos[0]) == "lr=0·1,warmup=100,seed=0"
+    assert grid.names(combos[-1]) == ["0·001", 10000, 1]
+    assert grid.params(combos[0]) == {"opt.lr": (0.1, "0·1"), "sched.warmup": (100, 100), "seed": (0, 0)}
+    # Overrides keep definition order, as for any axis.
+    assert grid.overrides(combos[0]) == ["opt.lr=0.1", "seed=0", "sched.warmup=100"]
+
+
+def test_zipped_resume_keys_are_stable_and_distinct():
+    keys = [zipped_grid().key_of(c) for c in zipped_grid()]
+    assert len(set(keys)) == len(keys) == 6
+    assert keys == [zipped_grid().key_of(c) for c in zipped_grid()]  # a rebuilt grid agrees
+    assert keys[0] == "opt.lr=0.1\x1fseed=0\x1fsched.warmup=100"
+
+
+def test_zip_groups_name_axes_by_path_or_display_key():
+    by_display = Grid([axis("opt.lr", [1, 2]), axis("sched.warmup", [3, 4])], zip_groups=[["lr", "warmup"]])
+    assert [tuple(by_display.values(c)) for c in by_display] == [(1, 3), (2, 4)]
+    by_override_key = Grid([axis("+opt.lr", [1, 2]), axis("sched.warmup", [3, 4])],
+                           zip_groups=[["+opt.lr", "sched.warmup"]])
+    assert len(list(by_override_key)) == 2
+
+
+def test_zip_of_unequal_lengths_names_both_axes():
+    with pytest.raises(ZipError, match=r"`opt.lr` \(3 values\) and `sched.warmup` \(2 values\)") as e:
+        Grid([axis("opt.lr", [1, 2, 3]), axis("sched.warmup", [1, 2])], zip_groups=[["opt.lr", "sched.warmup"]])
+    assert isinstance(e.value, GridError) and isinstance(e.value, SettingsError)
+    assert e.value.key == "sched.warmup" and e.value.hint
+
+
+def test_zip_of_an_unswept_key_lists_the_swept_keys():
+    with pytest.raises(ZipError, match=r"`seed`, which is not swept; swept keys: \['a', 'b'\]"):
+        Grid([axis("a", [1, 2]), axis("b", [1, 2])], zip_groups=[["a", "seed"]])
+
+
+def test_axis_in_two_zip_groups_is_refused():
+    with pytest.raises(ZipError, match=r"`b` is in two zip groups"):
+        Grid([axis("a", [1, 2]), axis("b", [1, 2]), axis("c", [1, 2])], zip_groups=[["a", "b"], ["b", "c"]])
+    # The same group twice (a config's zip repeated in hydra.sweeper.zip) counts once.
+    again = Grid([axis("opt.lr", [1, 2]), axis("warmup", [3, 4])], zip_groups=[["opt.lr", "warmup"], ["warmup", "lr"]])
+    assert again.keys == ["lr", "warmup"] and len(list(again)) == 2
+    with pytest.raises(ZipError, match="one axis"):
+        Grid([axis("a", [1, 2]), axis("b", [1, 2])], zip_groups=[["a"]])
+    with pytest.raises(ZipError, match="twice"):
+        Grid([axis("a", [1, 2]), axis("b", [1, 2])], zip_groups=[["a", "a"]])
+
+
+def test_zip_group_takes_its_first_members_priority():
+    grid = Grid([axis("seed", [0, 1]), axis("lr", [1, 2], priority=5), axis("warmup", [3, 4])],
+                zip_groups=[["lr", "warmup"]])
+    assert grid.keys == ["seed", "lr", "warmup"]
+    first_wins = Grid([axis("seed", [0, 1], priority=1), axis("lr", [1, 2], priority=0), axis("warmup", [3, 4])],
+                      zip_groups=[["lr", "warmup"]])
+    assert first_wins.keys == ["lr", "warmup", "seed"]
+    same = Grid([axis("lr", [1, 2], priority=2), axis("warmup", [3, 4], priority=2)], zip_groups=[["lr", "warmup"]])
+    assert same.keys == ["lr", "warmup"]
+    with pytest.raises(ZipError, match=r"`warmup` has priority 0 but is zipped with `lr`"):
+        Grid([axis("lr", [1, 2], priority=2), axis("warmup", [3, 4], priority=0)], zip_groups=[["lr", "warmup"]])
+
+
+def test_subject_to_applies_per_zipped_combination():
+    grid = Grid([
+        axis("bs", [32, 64]),
+        axis("lr", [0.1, 0.2, 0.4]),
+        axis("warmup", [10, 20, 40], subject_to="v * bs <= 1280 and v >= lr * 100"),
+    ], zip_groups=[["lr", "warmup"]])
+    # A zipped member reads the members before it and earlier axes; a failed member
+    # drops the whole row for that combination.
+    assert [tuple(grid.values(c)) for c in grid] == [
+        (32, 0.1, 10), (32, 0.2, 20), (32, 0.4, 40), (64, 0.1, 10), (64, 0.2, 20),
+    ]
+    later = Grid([axis("lr", [0.1, 0.2]), axis("warmup", [10, 20]), axis("seed", [0, 1], subject_to="v < warmup / 10")],
+                 zip_groups=[["lr", "warmup"]])
+    assert [tuple(later.values(c)) for c in later] == [(0.1, 10, 0), (0.2, 20, 0), (0.2, 20, 1)]
+
+
+def test_zipped_group_axes_compose_by_their_options():
+    model = axis("model", ["small", "large"])
+    model.is_group = True
+    grid = Grid([model, axis("loader.batch_size", [32, 64])], zip_groups=[["model", "loader.batch_size"]])
+    combos = list(grid)
+    assert [grid.group_overrides(c) for c in combos] == [("model=small",), ("model=large",)]
+    assert [grid.folder(c) for c in combos] == ["model=small,batch_size=32", "model=large,batch_size=64"]
+
+
+def test_param2tune_zip_rows_become_zipped_params():
+    lr, warmup = Param2Tune.zip([(0.1, 100), (0.01, 1000), (0.001, 10000)],
+                                subject_to=lambda row: row != (0.01, 1000),
+                                optional_value_names=[("fast", "short"), "mid", ("slow", "long")],
+                                priority=-1)
+    assert lr.optional_values == [0.1, 0.01, 0.001] and warmup.optional_values == [100, 1000, 10000]
+    assert lr.zip_group is warmup.zip_group and lr.zip_group.members == [lr, warmup]
+    assert (lr.priority, warmup.priority) == (-1, None)  # the group's priority is its first member's
+    seed = Param2Tune([0, 1])
+    grid = Grid([Axis.from_param("seed", seed), Axis.from_param("opt.lr", lr), Axis.from_param("sched.warmup", warmup)],
+                zip_groups=[["opt.lr", "sched.warmup"]])
+    assert grid.keys == ["lr", "warmup", "seed"]
+    # the row (0.01, 1000) is dropped by the row constraint, for every seed
+    assert [grid.folder(c) for c in grid] == [
+        "lr=fast,warmup=short,seed=0", "lr=fast,warmup=short,seed=1",
+        "lr=slow,warmup=long,seed=0", "lr=slow,warmup=long,seed=1",
+    ]
+    assert lr.zip_group is not None and seed.zip_group is None
+
+
+def test_param2tune_zip_with_and_its_errors():
+    lr = Param2Tune([0.1, 0.01])
+    warmup = Param2Tune([100, 1000], zip_with=lr, optional_value_names=["short", "long"])
+    beta = Param2Tune([0.9, 0.99], zip_with=warmup)
+    assert lr.zip_group.members == [lr, warmup, beta]
+    with pytest.raises(Param2TuneError, match="equal lengths: this param has 3 values"):
+        Param2Tune([1, 2, 3], zip_with=lr)
+    with pytest.raises(Param2TuneError, match="rows of one length"):
+        Param2Tune.zip([(1, 2), (3,)])
+    with pytest.raises(Param2TuneError, match="rows of one length"):
+        Param2Tune.zip([(1,), (2,)])
+    with pytest.raises(Param2TuneError, match="takes rows"):
+        Param2Tune.zip([1, 2])
+    with pytest.raises(Param2TuneError, match="2 rows but 1 optional_value_names"):
+        Param2Tune.zip([(1, 2), (3, 4)], optional_value_names=["a"])
+    with pytest.raises(Param2TuneError, match="3, the rows 2 wide"):
+        Param2Tune.zip([(1, 2), (3, 4)], optional_value_names=[("a", "b", "c"), "d"])
+    assert issubclass(Param2TuneError, SettingsError)

@@ -1,5 +1,6 @@
 """The grid of a sweep: axes (swept keys), value names, override spellings,
-``subject_to`` constraints, and the lazy, ordered expansion into combinations.
+``subject_to`` constraints, zipped axes, and the lazy, ordered expansion into
+combinations.
 
 Needs no Hydra: overrides are plain ``key=value`` strings.
 """
@@ -7,11 +8,13 @@ from alchemy_resolvers.grid.axes import Axis, GridError, display_keys, folder_sa
 from alchemy_resolvers.grid.expansion import Combination, Grid
 from alchemy_resolvers.grid.names import value_name, value_names
 from alchemy_resolvers.grid.spelling import is_literal, quote, to_override_value
+from alchemy_resolvers.grid.zipping import ZipError
 
 __all__ = [
     "Axis",
     "Grid",
     "GridError",
+    "ZipError",
     "Combination",
     "display_keys",
     "folder_safe",

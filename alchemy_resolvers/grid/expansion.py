@@ -8,15 +8,22 @@ Order: lower ``priority`` is the outer loop. An axis without a priority takes it
 definition index as priority (config-defined axes first, then command-line sweeps), so
 ``priority`` only needs to be set where the default order is not wanted. Ties keep
 definition order.
+
+Zipped axes (:mod:`~alchemy_resolvers.grid.zipping`) are one loop level: value ``i``
+of every member together, ordered by the first member's priority. Everything else
+sees them as the separate axes they are: ``axes``, ``keys``, ``names``, overrides and
+folders list every member, and a combination chooses an index on every axis (the
+same index for the members of one group).
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from alchemy_resolvers.grid.axes import Axis, GridError, display_keys, folder_safe
 from alchemy_resolvers.grid.constraints import allowed, check_expressions, empty_message
+from alchemy_resolvers.grid.zipping import zip_levels
 
 __all__ = ["Grid", "Combination", "MAX_FOLDER_BYTES"]
 
@@ -37,9 +44,12 @@ class Grid:
 
     ``slots`` fixes the order of overrides in a job (definition order, with fixed
     command-line overrides in their place); the axes' priorities fix the loop order.
+    ``zip_groups`` lists keys (config paths, or display keys) of axes that advance
+    together instead of forming a product: ``[["opt.lr", "sched.warmup"]]``.
     """
 
-    def __init__(self, slots: Sequence[Union[str, Axis]]) -> None:
+    def __init__(self, slots: Sequence[Union[str, Axis]],
+                 zip_groups: Optional[Sequence[Sequence[str]]] = None) -> None:
         self.slots: List[Union[str, Axis]] = list(slots)
         defined = [s for s in self.slots if isinstance(s, Axis)]
         seen: Dict[str, str] = {}
@@ -52,14 +62,26 @@ class Grid:
                     key=axis.path,
                 )
             seen[axis.path] = axis.source
-        self.axes: List[Axis] = sorted(
-            defined,
-            key=lambda a: (a.def_index if a.priority is None else a.priority, a.def_index),
+        levels = sorted(
+            zip_levels(defined, zip_groups or ()),
+            key=lambda lv: (lv[0].def_index if lv[0].priority is None else lv[0].priority, lv[0].def_index),
         )
+        #: Every axis in loop order; the members of a zip group stand together.
+        self.axes: List[Axis] = [a for level in levels for a in level]
+        #: ``(start, stop)`` in ``axes`` of each loop level (a zip group, or one axis).
+        self._spans: List[Tuple[int, int]] = []
+        for level in levels:
+            start = self._spans[-1][1] if self._spans else 0
+            self._spans.append((start, start + len(level)))
         for axis, disp in zip(self.axes, display_keys([a.label or a.path for a in self.axes])):
             axis.display = folder_safe(disp)
         check_expressions(self.axes)
         self._position = {id(a): i for i, a in enumerate(self.axes)}
+
+    @property
+    def levels(self) -> List[List[Axis]]:
+        """The loop levels in order: a zip group's members together, any other axis alone."""
+        return [self.axes[start:stop] for start, stop in self._spans]
 
     # -- one combination ------------------------------------------------------------
     @property
@@ -127,20 +149,29 @@ class Grid:
                 axis.param.reset()
 
     def _walk(self, level: int, chosen: List[int]) -> Iterator[List[int]]:
-        if level == len(self.axes):
+        if level == len(self._spans):
             yield chosen
             return
-        axis = self.axes[level]
-        self._reset_from(level)
-        for i, value in enumerate(axis.values):
-            if not allowed(self.axes, level, value, chosen):
-                continue
+        start, stop = self._spans[level]
+        self._reset_from(start)
+        for i in range(len(self.axes[start].values)):
+            # The members of a zip group are checked in order, each seeing the ones
+            # before it as chosen (so a row constraint on the last sees the whole row).
+            if self._choose(start, stop, i, chosen):
+                yield from self._walk(level + 1, chosen)
+            del chosen[start:]
+            # Deeper levels (or a half-checked row) may have left values set; the next
+            # sibling must not see them.
+            self._reset_from(start)
+
+    def _choose(self, start: int, stop: int, index: int, chosen: List[int]) -> bool:
+        """Append ``index`` for the axes ``start:stop`` while their constraints allow it."""
+        for pos in range(start, stop):
+            axis = self.axes[pos]
+            value = axis.values[index]
+            if not allowed(self.axes, pos, value, chosen):
+                return False
             if axis.param is not None:
                 axis.param.cur_val = value
-            chosen.append(i)
-            yield from self._walk(level + 1, chosen)
-            chosen.pop()
-            # Deeper levels may have left values set; the next sibling must not see them.
-            self._reset_from(level + 1)
-        if axis.param is not None:
-            axis.param.reset()
+            chosen.append(index)
+        return True

@@ -9,17 +9,21 @@
 3. sweeps on the command line, as Hydra's basic sweeper understands them.
 
 A later definition of the same key replaces the earlier one in place.
+
+Axes advance together instead of forming a product when ``hydra.sweeper.zip`` lists
+them (``[[opt.lr, sched.warmup], ...]``, any source) or when the config zips its
+``Param2Tune`` objects (``Param2Tune.zip``, ``zip_with=``).
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from alchemy_resolvers import registry
 from alchemy_resolvers.authoring.tune import Param2Tune
-from alchemy_resolvers.grid import Axis, Grid, key_path, value_names
+from alchemy_resolvers.grid import Axis, Grid, ZipError, key_path, value_names
 
 from hydra_plugins.alchemy_sweeper._overrides import SweepConfigError, check_axis, override_value
 
@@ -27,6 +31,7 @@ __all__ = ["build_grid", "find_param_tokens"]
 
 PARAM_REF = re.compile(r"^\$\{alchemy_param:\s*([A-Za-z0-9_]+)\s*\}$")
 PARAMS = "hydra.sweeper.params"
+ZIP = "hydra.sweeper.zip"
 SPEC_FIELDS = {"values", "names", "priority", "subject_to"}
 
 Slot = Union[str, Axis]
@@ -194,7 +199,8 @@ def build_grid(config: DictConfig, params: Mapping[str, Any], priorities: Mappin
     """The sweep's grid: config axes, then ``hydra.sweeper.params``, then the command line;
     ``zip_groups`` (``hydra.sweeper.zip``) lists axes that advance together."""
     slots: Dict[str, Slot] = {}
-    for axis in config_axes(config):
+    from_config = config_axes(config)
+    for axis in from_config:
         slots[axis.path] = axis
     for path, slot in params_slots(params, parser):
         slots[path] = slot
@@ -212,7 +218,80 @@ def build_grid(config: DictConfig, params: Mapping[str, Any], priorities: Mappin
             f"hydra.sweeper.priorities names {sorted(unknown)}, which are not swept; "
             f"swept keys: {sorted(swept)}", key="hydra.sweeper.priorities",
             hint="name only swept keys (their dotted config path)")
-    return Grid(list(slots.values()))
+    setting = zip_setting(zip_groups)
+    try:
+        return Grid(list(slots.values()), zip_groups=config_zip_groups(from_config, slots) + setting)
+    except ZipError as e:  # the same rules for every source; say which one holds the group
+        in_setting = any(e.group is g for g in setting)
+        where = f"{ZIP}: " if in_setting else ""
+        raise SweepConfigError(where + str(e.args[0]), key=ZIP if in_setting else e.key, hint=e.hint) from None
+
+
+# --------------------------------------------------------------------------- zipped axes
+
+
+def zip_setting(raw: Any) -> List[List[str]]:
+    """``hydra.sweeper.zip`` as lists of keys (it may arrive as a ListConfig)."""
+    if raw is None:
+        return []
+    if isinstance(raw, (DictConfig, ListConfig)):
+        raw = OmegaConf.to_container(raw, resolve=True)
+    ok = isinstance(raw, (list, tuple)) and all(
+        isinstance(g, (list, tuple)) and all(isinstance(k, str) for k in g) for g in raw)
+    if not ok:
+        raise SweepConfigError(
+            f"{ZIP} must be a list of lists of swept keys, got {raw!r}", key=ZIP,
+            hint="e.g. hydra.sweeper.zip=[[opt.lr,sched.warmup]]")
+    return [[str(k) for k in g] for g in raw]
+
+
+def config_zip_groups(from_config: Sequence[Axis], slots: Mapping[str, Slot]) -> List[List[str]]:
+    """Zip groups the config's own ``Param2Tune`` objects declare, as lists of paths.
+
+    A member that ``hydra.sweeper.params`` or the command line replaced (or pinned to
+    one value, so it is no longer in the composed config) would leave its partners
+    advancing alone, or break a row constraint: refused, naming the group. Replacing
+    every member drops the config's zip.
+    """
+    keys_of: Dict[int, str] = {id(a.param): a.path for a in from_config if a.param is not None}
+    out: List[List[str]] = []
+    seen = set()
+    for axis in from_config:
+        group = getattr(axis.param, "zip_group", None)
+        if group is None or id(group) in seen:
+            continue
+        seen.add(id(group))
+        paths = [keys_of.get(id(m)) or _registered_key(m) for m in group.members]
+        if any(p is None for p in paths):
+            raise SweepConfigError(
+                f"zipped Param2Tune: `{axis.path}` is zipped with a Param2Tune that no key of "
+                "the config holds", key=axis.path,
+                hint="assign every param Param2Tune.zip returns (or zip_with names) to a key")
+        named = [str(p) for p in paths]
+        replaced = [p for p, m in zip(named, group.members)
+                    if id(m) not in keys_of or slots.get(p) is not _axis_at(from_config, p)]
+        if len(replaced) == len(named):
+            continue  # every member set anew: the config's zip no longer applies
+        if replaced:
+            kept = [p for p in named if p not in replaced]
+            raise SweepConfigError(
+                f"{', '.join(f'`{p}`' for p in replaced)} set on the command line or in {PARAMS}, "
+                f"but zipped in the config with {', '.join(f'`{p}`' for p in kept)}: zipped params "
+                "change together", key=replaced[0], hint=f"set all of {named}, or none of them")
+        out.append(named)
+    return out
+
+
+def _registered_key(param: Any) -> Optional[str]:
+    """The key a Param2Tune was lowered at, though the composed config lost it (pinned)."""
+    for obj, _file, key in registry.snapshot().values():
+        if obj is param:
+            return key
+    return None
+
+
+def _axis_at(axes: Sequence[Axis], path: str) -> Optional[Axis]:
+    return next((a for a in axes if a.path == path), None)
 
 
 def _priority(path: str, value: Any) -> float:
