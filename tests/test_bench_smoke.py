@@ -27,6 +27,8 @@ BENCH = REPO_ROOT / "bench"
         ("bench_state.py", ["--rows", "2000", "--jobs", "60", "--every", "20"], ["state file", "load s", "RSS MB"]),
         ("bench_deps.py", ["--sizes", "16"], ["chain", "diamond", "evaluations"]),
         ("bench_provenance.py", ["--jobs", "3", "--repeat", "1"], ["provenance off", "provenance on", "ratio on/off"]),
+        ("bench_dry_run.py", ["--axes", "2", "--values", "5", "--jobs", "10", "--repeat", "1"],
+         ["dry run, 25 jobs", "checks before launch add"]),
     ],
 )
 def test_benchmark_runs_and_prints_its_comparison(script: str, args: list, expected: list) -> None:
