@@ -117,6 +117,9 @@ def test_a_subject_to_that_raises(app):
             "('v / (x - 1) > 0') raised ZeroDivisionError: division by zero") in proc.stderr
     assert "and 1 more combination" in proc.stderr  # y=20 hits it too: one problem
     assert "Dry run: 2 jobs" in proc.stdout  # x=2 passes its constraint for both values
+    real = sweep(app, "--config-name", "bad_subject_to", check=False)  # a real sweep: the same list
+    assert real.returncode != 0 and "raised ZeroDivisionError" in real.stderr
+    assert "and 1 more combination" in real.stderr and not (app / "out").exists()
 
 
 def test_a_group_option_that_does_not_compose(app):

@@ -261,11 +261,11 @@ class SweepLoop:
         if self.dry_run:
             return _check.dry_run(self, grid)
         over = resolve_axes(self.aggregate, grid.keys, [a.path for a in grid.axes])
+        if self.check:  # first: it lists every problem (a raising subject_to too) at once
+            _check.check_before_launch(self, grid)
         total = _count(grid)
         combos = iter(grid)
         first = next(combos)  # an empty grid fails here, before anything is written
-        if self.check:
-            _check.check_before_launch(self, grid)
         lock = SweepLock(self.sweep_dir)
         lock.acquire()  # before anything in the dir is touched: a second sweep refuses here
         try:
