@@ -352,3 +352,120 @@ def test_alchemy_sweeper_writes_the_metric_frame_from_slurm_jobs(
     header = [c.value for c in sheet[1]]
     assert header[0] == "x" and "square" in header and "status" in header
     assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == [1, 2, 3]
+
+
+# ------------------------------------------------ retries and the stop hook (#14)
+
+LIFELINE_DIR = APPS_DIR / "lifeline_app"
+
+
+def _launch_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs, launcher=(),
+                       stop_check=None, on_done=None):
+    """``launch`` of hydra/launcher=alchemy_slurm as a sweeper calls it, with the task
+    of tests/apps/lifeline_app (it writes what each run did to ``tmp_path/out``)."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.plugins import Plugins
+    from hydra.core.utils import setup_globals
+    from hydra.types import HydraContext, RunMode
+
+    monkeypatch.syspath_prepend(str(LIFELINE_DIR))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(LIFELINE_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    monkeypatch.chdir(tmp_path)
+    import lifeline_tasks
+
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(LIFELINE_DIR)))
+    config = loader.load_configuration(
+        config_name="config",
+        overrides=["hydra/launcher=alchemy_slurm", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                   *launcher],
+        run_mode=RunMode.MULTIRUN,
+    )
+    ctx = HydraContext(config_loader=loader, callbacks=Callbacks())
+    setup_globals()  # the ${hydra:...} resolver, as in any Hydra app's process
+    try:
+        plugin = Plugins.instance().instantiate_launcher(
+            hydra_context=ctx, task_function=lifeline_tasks.run, config=config)
+        plugin.set_job_done_callback(on_done)
+        plugin.set_stop_check(stop_check)
+        return plugin.launch([[f"out={tmp_path / 'out'}", *j] for j in jobs], initial_job_idx=0)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+@slow
+@pytest.mark.usefixtures("hydra_restore_singletons")
+def test_a_crashed_job_is_submitted_again_and_completes(
+    slurm_cluster: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    from hydra.core.utils import JobStatus
+
+    slurm_cluster.check_alive()
+    done = []
+    returns = _launch_in_process(
+        tmp_path, monkeypatch, [["mode=crash_once", "crash=kill"], ["mode=ok"]],
+        ["hydra.launcher.retries=1"], on_done=lambda idx, ret: done.append((idx, ret.attempts)))
+
+    assert [r.status for r in returns] == [JobStatus.COMPLETED, JobStatus.COMPLETED], \
+        [str(r._return_value) for r in returns]
+    assert [r.attempts for r in returns] == [2, 1]
+    assert returns[0].return_value["attempt"] == 2  # HYDRA_ALCHEMY_ATTEMPT on the node
+    assert sorted(done) == [(0, 2), (1, 1)]
+    job_dir = tmp_path / "sweep" / "0"
+    assert (job_dir / ".attempts" / "1" / "attempt_output.txt").read_text() == "attempt 1\n"
+    assert (job_dir / ".attempts" / "1" / ".hydra" / "config.yaml").is_file()
+    assert (job_dir / "attempt_output.txt").read_text() == "attempt 2\n"
+    runs = (tmp_path / "out" / "0.runs").read_text().splitlines()
+    assert len(runs) == 2
+
+
+@slow
+@pytest.mark.usefixtures("hydra_restore_singletons")
+def test_stop_check_cancels_pending_jobs_and_lets_running_ones_finish(
+    slurm_cluster: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    from hydra.core.utils import JobStatus
+
+    slurm_cluster.check_alive()
+    failures = []
+    done = []
+
+    def on_done(idx, ret):
+        done.append(idx)
+        if ret.status == JobStatus.FAILED:
+            failures.append(idx)
+
+    jobs = [["mode=raise"]] + [["mode=ok", "dur=3"]] * 5
+    returns = _launch_in_process(
+        tmp_path, monkeypatch, jobs,
+        ["hydra.launcher.array_parallelism=1", "hydra.launcher.retries=2"],
+        stop_check=lambda: bool(failures), on_done=on_done)
+
+    skipped = [getattr(r, "skipped", False) for r in returns]
+    assert returns[0].status == JobStatus.FAILED and returns[0].attempts == 1  # a bug: no retry
+    assert skipped[-1] and not skipped[0]
+    first_skipped = skipped.index(True)
+    assert all(skipped[first_skipped:]), skipped  # once stopped, nothing started
+    for i, r in enumerate(returns):
+        if skipped[i]:
+            assert r.status == JobStatus.UNKNOWN and r._return_value is None and r.attempts == 0
+            assert not (tmp_path / "out" / f"{i}.runs").exists()
+        elif i:
+            assert r.status == JobStatus.COMPLETED  # started before the stop: ran to its end
+    assert sorted(done) == list(range(first_skipped))
+
+
+def test_wrong_retry_settings_are_refused_before_submission(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(APP), "-m", "hydra/launcher=alchemy_slurm", "x=1,2",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.launcher.retries=1",
+         "hydra.launcher.retry_on=[no_such_module.Flaky]"],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "hydra.launcher.retry_on" in proc.stderr and "no_such_module.Flaky" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "sweep" / ".submitit").exists()

@@ -10,6 +10,10 @@ Anything that keeps the zygote from serving (no fork on this platform, it refuse
 threads or CUDA after importing the task's modules, it dies) makes :meth:`spawn` return
 None, said once in the log; the dispatcher then starts that job, and the following
 ones, as fresh interpreters.
+
+A fork request may carry the read end of the dispatcher's lifeline pipe (sent last,
+after the log and the GPU leases), and the path of the job's lock: the child arms
+itself with them (:func:`.lifeline.arm_job`) before the job runs.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Deque, Dict, Mapping, Optional, Sequence
 
+from .lifeline import zygote_env
 from .zygote import MAX_MESSAGE
 
 __all__ = ["ForkServer", "ForkedProcess", "fork_server_unavailable", "LOST_RETURNCODE"]
@@ -73,12 +78,14 @@ class ForkServer:
         if self.why_not or self._proc is not None:
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The zygote dies with us (a parent-death signal), and its jobs with it.
+        env = {**(self.env if self.env is not None else os.environ), **zygote_env()}
         try:
             with open(self.log_path, "ab") as zlog:
                 self._proc = subprocess.Popen(
                     [*self.argv, str(theirs.fileno())], stdin=subprocess.DEVNULL,
                     stdout=zlog, stderr=subprocess.STDOUT, pass_fds=(theirs.fileno(),),
-                    env=dict(self.env) if self.env is not None else None,
+                    env=env,
                     start_new_session=True,  # Ctrl-C reaches the launcher, which stops the jobs
                 )
         except OSError as e:
@@ -114,15 +121,20 @@ class ForkServer:
 
     # ----------------------------------------------------------------- jobs
     def spawn(self, job: Any, log_fd: int, env: Mapping[str, str], cwd: Optional[str] = None,
-              pass_fds: Sequence[int] = ()) -> Optional["ForkedProcess"]:
+              pass_fds: Sequence[int] = (), lifeline_fd: Optional[int] = None,
+              lock_path: Optional[str] = None) -> Optional["ForkedProcess"]:
         """Fork a child that runs ``job`` with stdout+stderr on ``log_fd``, ``env`` as
         its whole environment, and ``pass_fds`` open; None when the fork server cannot
-        (the reason is logged once: the caller starts the job the plain way)."""
+        (the reason is logged once: the caller starts the job the plain way). With
+        ``lifeline_fd`` (:class:`.lifeline.Lifeline`), the child dies when it reaches
+        EOF, and beats the heartbeat of ``lock_path``."""
         if not self._usable():
             return None
+        fds = [log_fd, *pass_fds] + ([lifeline_fd] if lifeline_fd is not None else [])
+        opts = {"lifeline": lifeline_fd is not None, "lock": lock_path}
+        request = pickle.dumps(("fork", job, dict(env), cwd, opts))
         try:
-            socket.send_fds(self._sock, [pickle.dumps(("fork", job, dict(env), cwd))],  # type: ignore[arg-type]
-                            [log_fd, *pass_fds])
+            socket.send_fds(self._sock, [request], fds)  # type: ignore[arg-type]
             reply = self._reply(READY_TIMEOUT_S)
         except OSError as e:
             reply = ("refused", f"the zygote's socket failed: {e}")

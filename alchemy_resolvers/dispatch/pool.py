@@ -11,6 +11,13 @@ tests and benchmarks drive the exact loop the launcher uses. With a
 (``Prepared.fork_job``) is forked from it instead (no interpreter start-up, no imports);
 the job's process is the same to this loop either way (own session, log, leases, exit
 status).
+
+Every job dies with the sweep (:mod:`.lifeline`: a pipe only this process can close
+and a parent-death signal), and a job given a directory to lock (``Prepared.lock_dir``)
+never starts while an earlier process of the same combination still runs
+(:mod:`.joblock`). A ``retry`` hook may run a failed job again (a new start, in the
+same slot order), and a ``stop_check`` hook stops starting jobs: those never started
+come back as ``Outcome.skipped``.
 """
 from __future__ import annotations
 
@@ -29,6 +36,8 @@ from typing import IO, Any, Callable, Deque, Dict, List, Mapping, Optional, Sequ
 from alchemy_resolvers.gpu.allocator import Allocation, SlotAllocator
 
 from .forkserver import ForkServer
+from .joblock import LOCK_NAME, JobLock
+from .lifeline import Lifeline
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,9 @@ class Prepared:
     #: What a fork server's zygote runs for this job (picklable); None: ``argv``
     #: always starts it, as it does when no fork server is given or it cannot fork.
     fork_job: Any = None
+    #: The job's directory: its lock file (:mod:`.joblock`) is taken before the job
+    #: starts and given back when its process has ended. None: no lock.
+    lock_dir: Optional[Path] = None
 
 
 @dataclass
@@ -70,6 +82,10 @@ class Outcome:
     log_path: Optional[Path] = None
     #: the job never ran: preparing or spawning it raised this
     error: Optional[BaseException] = None
+    #: which run of the job this is (1, then 2 after a retry, ...)
+    attempt: int = 1
+    #: never started: ``stop_check`` said stop first
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -104,6 +120,7 @@ class _Running:
     deadline: float
     kill_at: float = float("inf")
     pidfd: Optional[int] = None
+    lock: Optional[JobLock] = None
 
 
 class Dispatcher:
@@ -121,6 +138,8 @@ class Dispatcher:
         progress: Optional[Progress] = None,
         judge: Optional[Callable[[Outcome], str]] = None,
         fork_server: Optional[ForkServer] = None,
+        retry: Optional[Callable[[Outcome], str]] = None,
+        stop_check: Optional[Callable[[], bool]] = None,
     ) -> None:
         if max_parallel is not None and max_parallel < 1:
             raise ValueError(f"max_parallel must be >= 1 or None, got {max_parallel}")
@@ -143,10 +162,26 @@ class Dispatcher:
         #: started by the caller, closed by the caller (after run: it reports the exits)
         self.fork_server = fork_server
         self._server_fd: Optional[int] = None  # registered in _sel while the zygote lives
+        #: Called as each job ends, before ``judge``: why to run it again (a new start,
+        #: in the same place in line), "" for not. Only it knows whether the job failed
+        #: (a task that raised may still exit 0).
+        self.retry = retry
+        self._aborting = False
+        #: Called before each start: True stops starting jobs for good.
+        self.stop_check = stop_check
+        self._stopped = False
+        self._attempts: Dict[int, int] = {}
+        #: jobs queued to run again -> how their last run ended
+        self._retrying: Dict[int, Outcome] = {}
+        self._pending: Deque[ProcessJob] = deque()
+        self._lifeline: Optional[Lifeline] = None
+        #: job directories whose lock a running job of ours holds: a second job of this
+        #: sweep in the same folder (a constant hydra.sweep.subdir) is no earlier process
+        self._locked: Dict[Path, int] = {}
 
     # ----------------------------------------------------------------- main loop
     def run(self) -> List[Outcome]:
-        pending: Deque[ProcessJob] = deque(self.jobs)
+        pending = self._pending = deque(self.jobs)
         outcomes: Dict[int, Outcome] = {}
         next_poll = 0.0  # when GPU readings may be retaken while jobs wait
         stale = True  # a job ended (or nothing read yet): readings are out of date
@@ -155,6 +190,8 @@ class Dispatcher:
             # A launcher stopped with SIGTERM (kill, Slurm, a sweeper giving up) stops
             # its jobs too, instead of leaving them running on the GPUs.
             old_term = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+        if os.name == "posix":
+            self._lifeline = Lifeline()
         try:
             while pending or self._running:
                 now = time.monotonic()
@@ -177,15 +214,45 @@ class Dispatcher:
             if old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)
             self._abort_all(outcomes)
+            if self._lifeline is not None:
+                self._lifeline.close()
+                self._lifeline = None
             self._sel.close()
             self.progress.close()
         return [outcomes[j.index] for j in self.jobs]
+
+    def _stop_requested(self) -> bool:
+        """Whether ``stop_check`` has said stop (it is not asked again once it has)."""
+        if not self._stopped and self.stop_check is not None:
+            try:
+                self._stopped = bool(self.stop_check())
+            except Exception as e:  # noqa: BLE001 - a broken hook must not lose the jobs
+                log.error(f"stop check failed: {type(e).__name__}: {e}")
+        return self._stopped
+
+    def _skip_pending(self, pending: Deque[ProcessJob], outcomes: Dict[int, Outcome]) -> None:
+        if pending:
+            log.info(f"stop requested: {len(pending)} job(s) not started")
+        while pending:
+            job = pending.popleft()
+            last = self._retrying.pop(job.index, None)
+            if last is None:
+                outcomes[job.index] = Outcome(index=job.index, skipped=True, attempt=0)
+                continue
+            # queued to run again when the stop came: its last run is its outcome
+            outcomes[job.index] = last
+            self.progress.running += 1
+            self.progress.finished(job.label, False, last.ended - last.started,
+                                   self.judge(last) or last.reason(self.timeout_s), last.log_path)
 
     def _fill(self, pending: Deque[ProcessJob], outcomes: Dict[int, Outcome], refresh: bool) -> bool:
         """Start jobs while slots are free; True when jobs are left waiting for GPUs."""
         refreshed = False
         while pending:
             if self.max_parallel is not None and len(self._running) >= self.max_parallel:
+                return False
+            if self._stop_requested():
+                self._skip_pending(pending, outcomes)
                 return False
             alloc = None
             if self.allocator is not None:
@@ -198,20 +265,31 @@ class Dispatcher:
                         self.progress.waiting(self.allocator.wait_reason)
                     return True
             job = pending.popleft()
+            self._retrying.pop(job.index, None)
             self._start(job, alloc, outcomes)
         return False
 
     def _start(self, job: ProcessJob, alloc: Optional[Allocation], outcomes: Dict[int, Outcome]) -> None:
         gpus = list(alloc.gpus) if alloc else []
-        out = Outcome(index=job.index, gpus=gpus, started=time.time())
+        attempt = self._attempts.setdefault(job.index, 1)
+        out = Outcome(index=job.index, gpus=gpus, started=time.time(), attempt=attempt)
         logfile = None
+        lock: Optional[JobLock] = None
         try:
             prep = job.prepare(gpus)
             out.log_path = prep.log_path
+            if prep.lock_dir is not None and prep.lock_dir not in self._locked:
+                lock = JobLock.acquire(prep.lock_dir)  # before the log: it may be another's
             prep.log_path.parent.mkdir(parents=True, exist_ok=True)
             logfile = open(prep.log_path, "ab", buffering=0)
             proc = self._spawn(prep, logfile, alloc.fds if alloc else ())
+            if lock is not None:
+                self._locked[prep.lock_dir] = job.index  # type: ignore[index]
+                lock.hand_to(proc.pid)
         except Exception as e:  # noqa: BLE001 - becomes this job's failure, others go on
+            if lock is not None:
+                self._locked.pop(lock.path.parent, None)
+                lock.release()
             if logfile is not None:
                 logfile.close()
             if alloc is not None:
@@ -227,7 +305,7 @@ class Dispatcher:
             alloc.pid = proc.pid
             self.progress.gpus_in_use = self.allocator.in_use  # type: ignore[union-attr]
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else float("inf")
-        r = _Running(job, proc, out, alloc, logfile, deadline)
+        r = _Running(job, proc, out, alloc, logfile, deadline, lock=lock)
         if isinstance(proc, subprocess.Popen) and self._pidfd_ok:
             try:
                 r.pidfd = os.pidfd_open(proc.pid)
@@ -243,23 +321,30 @@ class Dispatcher:
         either way in its own session, stdout+stderr in its log, holding its GPU
         leases itself."""
         server = self.fork_server
+        line = self._lifeline
+        lock_path = str(prep.lock_dir / LOCK_NAME) if prep.lock_dir is not None else None
         if server is not None and prep.fork_job is not None:
             env = prep.env if prep.env is not None else os.environ
-            proc = server.spawn(prep.fork_job, logfile.fileno(), env, prep.cwd, fds)
+            proc = server.spawn(prep.fork_job, logfile.fileno(), env, prep.cwd, fds,
+                                lifeline_fd=line.read_fd if line else None, lock_path=lock_path)
             if proc is not None:
                 if self._server_fd is None and server.alive:
                     self._server_fd = server.fileno()
                     self._sel.register(self._server_fd, selectors.EVENT_READ, None)
                 return proc
+        env = dict(prep.env) if prep.env is not None else None
+        if line is not None:
+            env = {**(env if env is not None else os.environ), **line.env(lock_path)}
+            fds = (*fds, line.read_fd)
         return subprocess.Popen(
             prep.argv,
             stdin=subprocess.DEVNULL,
             stdout=logfile,
             stderr=subprocess.STDOUT,
-            env=dict(prep.env) if prep.env is not None else None,
+            env=env,
             cwd=prep.cwd,
             start_new_session=True,  # own process group: a timeout kills its children too
-            pass_fds=fds,  # the job itself holds its GPU leases
+            pass_fds=fds,  # the job itself holds its GPU leases (and its lifeline)
         )
 
     def _can_select(self) -> bool:
@@ -318,16 +403,36 @@ class Dispatcher:
         if r.outcome.timed_out:
             _killpg(r.proc.pid, signal.SIGKILL)  # leftovers of a killed job
         r.logfile.close()
+        if r.lock is not None:
+            self._locked.pop(r.lock.path.parent, None)
+            r.lock.release()
         if r.alloc is not None:
             self.allocator.release(r.alloc)  # type: ignore[union-attr]
             self.progress.gpus_in_use = self.allocator.in_use  # type: ignore[union-attr]
         out = r.outcome
         out.returncode = rc
         out.ended = time.time()
+        if self._retried(r.job, out):
+            return
         outcomes[out.index] = out
         reason = self.judge(out)
         self.progress.finished(r.job.label, not reason, out.ended - out.started, reason,
                                out.log_path)
+
+    def _retried(self, job: ProcessJob, out: Outcome) -> bool:
+        """Put a failed job back first in line when ``retry`` says so (never once a
+        stop was requested: a retry is a new start)."""
+        if self.retry is None or self._aborting or self._stopped:
+            return False
+        why = self.retry(out)
+        if not why or self._stop_requested():
+            return False
+        self._attempts[job.index] = out.attempt + 1
+        self._retrying[job.index] = out
+        self._pending.appendleft(job)
+        self.progress.running -= 1
+        log.warning(f"retrying {job.label} (attempt {out.attempt + 1}): {why}")
+        return True
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
@@ -345,6 +450,7 @@ class Dispatcher:
         """On an exception or Ctrl-C in the loop: stop every job we started."""
         if not self._running:
             return
+        self._aborting = True
         for r in self._running.values():
             _killpg(r.proc.pid, signal.SIGTERM)
         t_end = time.monotonic() + KILL_GRACE_S

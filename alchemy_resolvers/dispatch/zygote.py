@@ -11,6 +11,10 @@ Forking is only safe from a process with one thread and no CUDA context:
 :func:`fork_unsafe_reason` says why not, and the zygote then refuses (the client falls
 back to the plain start). The protocol (one pickled tuple per ``SOCK_SEQPACKET``
 message) is in :mod:`.forkserver`, the client side.
+
+The zygote dies with the sweep (a ``SIGKILL`` parent-death signal), and each child
+with the zygote and with the sweep's lifeline pipe (:mod:`.lifeline`): no job outlives
+the sweep that started it.
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ import sys
 import threading
 import traceback
 from typing import Any, Callable, List, NoReturn, Optional, Sequence
+
+from .lifeline import arm_job, zygote_dies_with_parent
 
 __all__ = ["fork_unsafe_reason", "serve", "MAX_MESSAGE", "MAX_FDS"]
 
@@ -64,6 +70,7 @@ def serve(sock: socket.socket, run: Callable[[Any], int],
     its child and returns the exit code. Says ``("ready",)`` or ``("unsafe", why)``
     first; then ``("started", pid)`` or ``("refused", why)`` per request, and
     ``("exit", pid, wait_status)`` as each child ends."""
+    zygote_dies_with_parent()  # before the check: an unsafe zygote must not linger either
     why = check()
     if why:
         _send(sock, "unsafe", why)
@@ -105,7 +112,8 @@ def _serve_once(sock: socket.socket, sel: selectors.BaseSelector, wake_r: int, w
         if msg[0] == "quit":
             _close_all(fds)
             return False
-        _fork(sock, wake_r, wake_w, fds, msg[1], msg[2], msg[3], run, check)
+        opts = msg[4] if len(msg) > 4 else {}
+        _fork(sock, wake_r, wake_w, fds, msg[1], msg[2], msg[3], opts, run, check)
     _reap(sock)
     return True
 
@@ -134,7 +142,7 @@ def _close_all(fds: Sequence[int]) -> None:
 
 
 def _fork(sock: socket.socket, wake_r: int, wake_w: int, fds: List[int], job: Any,
-          env: dict, cwd: Optional[str], run: Callable[[Any], int],
+          env: dict, cwd: Optional[str], opts: dict, run: Callable[[Any], int],
           check: Callable[[], str]) -> None:
     why = check()  # nothing should have changed since "ready"; checking costs microseconds
     if why or not fds:
@@ -143,21 +151,25 @@ def _fork(sock: socket.socket, wake_r: int, wake_w: int, fds: List[int], job: An
         return
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # or the child would write the zygote's buffered text again
+    zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _child(sock, wake_r, wake_w, fds, job, env, cwd, run)
+        _child(sock, wake_r, wake_w, fds, job, env, cwd, run, zygote, opts)
     _close_all(fds)  # the child holds the log and the GPU leases now
     _send(sock, "started", pid)
 
 
 def _child(sock: socket.socket, wake_r: int, wake_w: int, fds: List[int], job: Any,
-           env: dict, cwd: Optional[str], run: Callable[[Any], int]) -> NoReturn:
+           env: dict, cwd: Optional[str], run: Callable[[Any], int], zygote: int,
+           opts: dict) -> NoReturn:
     """In the forked child: become a job process as the plain start makes one (own
-    session, stdin /dev/null, stdout+stderr to the log, the job's environment), run the
-    job, run exit handlers as an interpreter would, and exit with the job's code."""
+    session, stdin /dev/null, stdout+stderr to the log, the job's environment, dying
+    with the zygote and with the sweep's lifeline), run the job, run exit handlers as
+    an interpreter would, and exit with the job's code."""
     code = 1
     try:
         os.setsid()  # own process group: a timeout kills the job's children too
+        arm_job(fds[-1] if opts.get("lifeline") else None, zygote, opts.get("lock"))
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         sock.close()

@@ -9,6 +9,12 @@ the job's process (:mod:`._worker`) runs the task with that very config.
 ``start_method=fork_server`` (the default): a zygote (:mod:`._zygote`) imports Hydra and
 the task's modules once per launch and each job is forked from it, instead of a fresh
 interpreter importing them all again; see :mod:`alchemy_resolvers.dispatch.forkserver`.
+
+Each job holds the lock of its directory while it runs and dies with the sweep
+(:mod:`alchemy_resolvers.dispatch.joblock`, :mod:`~alchemy_resolvers.dispatch.lifeline`);
+``retries`` runs a job that crashed again (:mod:`._retry`); a ``stop_check`` (the
+sweeper's ``max_failures``) stops starting jobs, and those never started come back as
+``skipped`` returns.
 """
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from alchemy_resolvers.errors import AlchemyError
 
 from ._options import LocalLaunchOptions, SlotPlan, check_options, n_jobs_cap, plan_slots
+from ._retry import (ATTEMPT_ENV, check_retry_options, move_output_aside, retried_exception,
+                     set_attempts, skipped_return)
 
 __all__ = ["JobFailedError", "LocalLaunchOptions", "launch_jobs"]
 
@@ -57,9 +65,12 @@ def launch_jobs(
     job_overrides: Sequence[Sequence[str]],
     initial_job_idx: int,
     on_job_done: Optional[Callable[[int, Any], None]] = None,
+    stop_check: Optional[Callable[[], bool]] = None,
 ) -> List[Any]:
     """Run the jobs; ``on_job_done(job_idx, job_return)`` is called as each one ends,
-    so a sweeper can record results while the others still run.
+    so a sweeper can record results while the others still run. Once ``stop_check()``
+    returns True no job starts (nor reruns); those never started come back as
+    ``UNKNOWN`` returns with ``skipped = True``, without ``on_job_done``.
 
     Options wrong for the whole sweep raise ``SettingsError`` before any job folder
     (or the sweep folder) is made.
@@ -81,7 +92,7 @@ def launch_jobs(
         log.info(f"Alchemy launcher: {len(job_overrides)} jobs, {plan.describe(opts)}, "
                  f"start_method={opts.start_method}; sweep dir: {sweep_dir}")
         sweep = _LocalSweep(opts, hydra_context, config, job_overrides, initial_job_idx,
-                            tmp, plan, on_job_done)
+                            tmp, plan, on_job_done, stop_check)
         sweep.write_context(task_function)
         if opts.start_method == "fork_server":
             sweep.start_fork_server()
@@ -99,7 +110,8 @@ class _LocalSweep:
 
     def __init__(self, opts: LocalLaunchOptions, hydra_context: Any, config: Any,
                  job_overrides: Sequence[Sequence[str]], initial_job_idx: int, tmp: Path,
-                 plan: SlotPlan, on_job_done: Optional[Callable[[int, Any], None]]) -> None:
+                 plan: SlotPlan, on_job_done: Optional[Callable[[int, Any], None]],
+                 stop_check: Optional[Callable[[], bool]] = None) -> None:
         from ._jobconfig import ObjectPacker
 
         self.opts, self.hydra_context, self.config = opts, hydra_context, config
@@ -113,6 +125,9 @@ class _LocalSweep:
         self.packer = ObjectPacker()
         self.fork_server: Any = None
         self.compose_context = _caching_context(hydra_context)
+        self.stop_check = stop_check
+        self.retry_on = check_retry_options(opts.retries, opts.retry_on)
+        self.attempt: Dict[int, int] = {}  # position -> the run being prepared (1, 2, ...)
 
     def write_context(self, task_function: Any) -> None:
         """What every job shares: Hydra's context and singletons, the task function
@@ -160,9 +175,12 @@ class _LocalSweep:
             progress=Progress(len(jobs), len(alloc.pool) if alloc else None, tty=self.opts.progress),
             judge=self.judge,
             fork_server=self.fork_server,
+            retry=self.retry if self.opts.retries else None,
+            stop_check=self.stop_check,
         )
         outcomes = dispatcher.run()
-        return [self.returns[o.index] for o in outcomes]
+        return [skipped_return(self.overrides[o.index]) if o.skipped else self.returns[o.index]
+                for o in outcomes]
 
     def prepare(self, pos: int, gpus: List[str]) -> Any:
         """Compose job ``pos``, make its folder, write what its process reads."""
@@ -174,8 +192,16 @@ class _LocalSweep:
         from ._jobconfig import compose_job
 
         idx = self.first + pos
-        sweep_config, job_dir = compose_job(self.compose_context, self.config, self.overrides[pos], idx)
-        self.composed[pos] = (sweep_config, job_dir)
+        attempt = self.attempt.get(pos, 1)
+        if pos not in self.composed:
+            self.composed[pos] = compose_job(self.compose_context, self.config,
+                                             self.overrides[pos], idx)
+        sweep_config, job_dir = self.composed[pos]
+        if attempt > 1:  # a rerun: the earlier run's output goes aside, its result away
+            (self.tmp / f"job_{idx}.result").unlink(missing_ok=True)
+            kept = move_output_aside(job_dir, attempt - 1)
+            if kept is not None:
+                log.info(f"job #{idx}: the output of attempt {attempt - 1} is in {kept}")
         job_dir.mkdir(parents=True, exist_ok=True)
         job_path = self.tmp / f"job_{idx}.pkl"
         job_path.write_bytes(dumps({
@@ -190,12 +216,38 @@ class _LocalSweep:
             env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # NVML's numbering
         elif self.plan.cpu_env_gpus is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.plan.cpu_env_gpus
+        env[ATTEMPT_ENV] = str(attempt)
         return Prepared(
             argv=[sys.executable, "-m", WORKER_MODULE, str(self.ctx_path), str(job_path)],
             log_path=job_dir / self.opts.log_name,
             env=env,
             fork_job=str(job_path),
+            lock_dir=job_dir,
         )
+
+    def retry(self, outcome: Any) -> str:
+        """Why job ``outcome`` should run again ("" for not): a crash, a timeout or a
+        ``retry_on`` exception, with retries left (see :mod:`._retry`)."""
+        from hydra.core.utils import JobStatus
+
+        if outcome.error is not None or outcome.attempt > self.opts.retries:
+            return ""
+        why = ""
+        if outcome.timed_out:
+            why = outcome.reason(self.timeout_s)
+        else:
+            result = _read_result(self.tmp / f"job_{self.first + outcome.index}.result")
+            if result is None:
+                if outcome.returncode:  # no result and not a clean exit: a crash
+                    why = outcome.reason(self.timeout_s)
+            else:
+                e = result[1]._return_value if result[0] == "ok" else result[1]
+                failed = result[0] != "ok" or result[1].status == JobStatus.FAILED
+                if failed and retried_exception(e, self.retry_on):
+                    why = f"raised {type(e).__name__}: {e} (in hydra.launcher.retry_on)"
+        if why:
+            self.attempt[outcome.index] = outcome.attempt + 1
+        return why
 
     def judge(self, outcome: Any) -> str:
         """Read the result as soon as the job ends (so the progress line can say why a
@@ -203,6 +255,7 @@ class _LocalSweep:
         idx = self.first + outcome.index
         ret = job_return(outcome, self.overrides[outcome.index], idx,
                          self.composed.get(outcome.index), self.tmp, self.timeout_s)
+        set_attempts(ret, outcome.attempt)
         self.returns[outcome.index] = ret
         if self.on_job_done is not None:
             try:

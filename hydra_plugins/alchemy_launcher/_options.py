@@ -83,6 +83,9 @@ def check_options(o: LocalLaunchOptions) -> None:
                    "hydra.launcher.start_method=fork_server (or spawn: a fresh interpreter per job)")
     if not (isinstance(o.log_name, str) and o.log_name.strip()):
         raise _bad("log_name", o.log_name, "a file name", "hydra.launcher.log_name=job.log")
+    from ._retry import check_retry_options
+
+    check_retry_options(o.retries, o.retry_on)
 
 
 def n_jobs_cap(n_jobs: Optional[int]) -> Optional[int]:

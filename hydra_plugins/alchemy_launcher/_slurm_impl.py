@@ -7,6 +7,14 @@ travels in the job's submitit parameters with the Python objects of config files
 refers to; the node runs the task with it, never composing again (hydra-submitit-
 launcher's ``__call__`` recomposes there, running Python config files once more).
 
+Retries (``hydra.launcher.retries``, :mod:`._retry`): a job that ended without a
+result (killed, crashed, out of its time) or whose task raised a ``retry_on``
+exception is submitted again as a job of its own, in the same folder, as soon as its
+end is seen; the others of the array are not waited for. A ``stop_check`` (the
+sweeper's ``max_failures``) is asked at every poll: once it says stop, array tasks
+still pending are cancelled (``scancel --state=PENDING``: a task that started just
+before keeps running) and come back as ``skipped`` returns, and nothing is retried.
+
 Imported lazily (inside the plugin's methods): it imports submitit through
 :mod:`._slurm_watch`.
 """
@@ -16,9 +24,12 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from alchemy_resolvers.errors import SettingsError
+
+from ._retry import (ATTEMPT_ENV, ExcTypes, check_retry_options, move_output_aside,
+                     retried_exception, set_attempts, skipped_return)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +119,7 @@ def launch_array(launcher: Any, job_overrides: Sequence[Sequence[str]],
 
     params = launcher.params
     parameters = executor_parameters(params)  # refuses wrong settings first
+    retry_on = check_retry_options(params.get("retries", 0), params.get("retry_on"))
     executor = SlurmExecutor(folder=params["submitit_folder"],
                              max_num_timeout=params.get("max_num_timeout", 0))
     executor.update_parameters(**parameters)
@@ -134,8 +146,47 @@ def launch_array(launcher: Any, job_overrides: Sequence[Sequence[str]],
     def compose_failed(overrides: List[str], idx: int, job_id: str) -> Tuple[Any, Path]:
         return composed[idx]
 
+    retrier = None
+    if params.get("retries", 0):
+        retrier = Resubmitter(executor, launcher, job_params, composed, initial_job_idx,
+                              params["retries"], retry_on)
     return collect_returns(jobs, job_overrides, initial_job_idx, compose_failed,
-                           launcher.on_job_done)
+                           launcher.on_job_done, retry=retrier,
+                           stop_check=getattr(launcher, "stop_check", None))
+
+
+class Resubmitter:
+    """Submits a failed job again, in its own folder, when ``retries`` allow it."""
+
+    def __init__(self, executor: Any, launcher: Any, job_params: List[Tuple[Any, ...]],
+                 composed: Dict[int, Tuple[Any, Path]], initial_job_idx: int, retries: int,
+                 retry_on: ExcTypes) -> None:
+        self.executor, self.launcher, self.job_params = executor, launcher, job_params
+        self.composed, self.first = composed, initial_job_idx
+        self.retries, self.retry_on = retries, retry_on
+
+    def why(self, ret: Any, crashed: bool, attempt: int) -> str:
+        """Why the job that gave ``ret`` should run again ("" for not)."""
+        from hydra.core.utils import JobStatus
+
+        if attempt > self.retries or ret.status != JobStatus.FAILED:
+            return ""
+        err = ret._return_value
+        if crashed:
+            return getattr(err, "reason", "") or "ended without a result"
+        cause = getattr(err, "__cause__", None)
+        if retried_exception(cause, self.retry_on):
+            return f"raised {type(cause).__name__}: {cause} (in hydra.launcher.retry_on)"
+        return ""
+
+    def resubmit(self, offset: int, attempt: int) -> Any:
+        """Move the job's output aside and submit run ``attempt`` of it."""
+        from ._slurm_watch import attach
+
+        idx = self.first + offset
+        move_output_aside(self.composed[idx][1], attempt - 1)
+        job = self.executor.submit(self.launcher, *self.job_params[offset], attempt)
+        return attach([job], self.executor.folder)[0]
 
 
 def _job_params(launcher: Any, overrides: List[str], idx: int,
@@ -157,10 +208,13 @@ def _job_params(launcher: Any, overrides: List[str], idx: int,
     return sweep_config, packed, Singleton.get_state()
 
 
-def run_on_node(launcher: Any, sweep_config: Any, packed: Any, singleton_state: Any) -> Any:
+def run_on_node(launcher: Any, sweep_config: Any, packed: Any, singleton_state: Any,
+                attempt: int = 1) -> Any:
     """The job, on the node: ``(JobReturn, task_location)``. A task that raised has
     its traceback (naming the user's files) printed to the job's log."""
     import submitit
+
+    os.environ[ATTEMPT_ENV] = str(attempt)
     from hydra.core.utils import JobReturn, JobStatus
     from omegaconf import open_dict, read_write
 
@@ -189,6 +243,8 @@ def collect_returns(
     compose_failed: Any = None,
     on_job_done: Optional[Callable[[int, Any], None]] = None,
     poll_s: float = 1.0,
+    retry: Optional[Resubmitter] = None,
+    stop_check: Optional[Callable[[], bool]] = None,
 ) -> List[Any]:
     """Wait for every job and return one ``JobReturn`` per job, in job order.
 
@@ -198,26 +254,111 @@ def collect_returns(
     never hides the results of the other jobs. ``compose_failed(overrides, idx, job_id)``
     (optional) returns ``(sweep_config, job_dir)`` for a job that came back with nothing.
     ``on_job_done(job_idx, job_return)`` is called as each job ends, in the order they
-    end, so a sweeper records results while the array still runs.
+    end, so a sweeper records results while the array still runs. ``retry`` runs failed
+    jobs again; ``stop_check`` stops the sweep (see the module docstring). Every return
+    has ``attempts``.
     """
+    jobs = list(jobs)
     returns: Dict[int, Any] = {}
+    attempts = {offset: 1 for offset in range(len(jobs))}
+    last_failed: Dict[int, Any] = {}  # resubmitted jobs -> how their last run ended
     pending = list(range(len(jobs)))
+    stopped = False
+    cancelled: Set[int] = set()  # pending when the stop came: cancelled unless started
+
+    def done(offset: int, ret: Any) -> None:
+        returns[offset] = set_attempts(ret, attempts[offset])
+        if on_job_done is not None:
+            try:
+                on_job_done(initial_job_idx + offset, ret)
+            except Exception as e:  # noqa: BLE001 - a recording failure must not lose the sweep
+                log.error(f"Recording job #{initial_job_idx + offset} failed: "
+                          f"{type(e).__name__}: {e}")
+
     while pending:
+        if not stopped and stop_check is not None and _asked_to_stop(stop_check):
+            stopped = True
+            cancelled = _cancel_pending([jobs[o] for o in pending], pending)
         ended = [offset for offset in pending if jobs[offset].done()]
         if not ended:
             time.sleep(poll_s)
             continue
         for offset in ended:
             idx = initial_job_idx + offset
-            ret = _job_return(jobs[offset], list(job_overrides[offset]), idx, compose_failed)
-            returns[offset] = ret
-            if on_job_done is not None:
-                try:
-                    on_job_done(idx, ret)
-                except Exception as e:  # noqa: BLE001 - a recording failure must not lose the sweep
-                    log.error(f"Recording job #{idx} failed: {type(e).__name__}: {e}")
+            if offset in cancelled and _never_started(jobs[offset]):
+                if offset in last_failed:  # its rerun never started: its last run stands
+                    attempts[offset] -= 1
+                    done(offset, last_failed[offset])
+                else:
+                    returns[offset] = skipped_return(job_overrides[offset])
+                continue
+            ret, crashed = _job_return(jobs[offset], list(job_overrides[offset]), idx,
+                                       compose_failed)
+            rerun = None
+            if retry is not None and not stopped:
+                rerun = _rerun(retry, ret, crashed, offset, idx, attempts[offset] + 1,
+                               stop_check)
+            if rerun is not None:
+                attempts[offset] += 1
+                last_failed[offset] = ret
+                jobs[offset] = rerun
+            else:
+                done(offset, ret)
         pending = [offset for offset in pending if offset not in returns]
     return [returns[offset] for offset in range(len(jobs))]
+
+
+def _rerun(retry: Resubmitter, ret: Any, crashed: bool, offset: int, idx: int, attempt: int,
+           stop_check: Optional[Callable[[], bool]]) -> Any:
+    """The job's run ``attempt``, submitted when ``retry`` says it should run again and
+    no stop is requested; None when it stays as it ended."""
+    why = retry.why(ret, crashed, attempt - 1)
+    if not why or (stop_check is not None and _asked_to_stop(stop_check)):
+        return None
+    log.warning(f"retrying job #{idx} (attempt {attempt}): {why}")
+    try:
+        return retry.resubmit(offset, attempt)
+    except Exception as e:  # noqa: BLE001 - the failure stands, the sweep goes on
+        log.error(f"could not submit job #{idx} again: {type(e).__name__}: {e}")
+        return None
+
+
+def _asked_to_stop(stop_check: Callable[[], bool]) -> bool:
+    try:
+        return bool(stop_check())
+    except Exception as e:  # noqa: BLE001 - a broken hook must not lose the sweep
+        log.error(f"stop check failed: {type(e).__name__}: {e}")
+        return False
+
+
+def _cancel_pending(jobs: Sequence[Any], offsets: Sequence[int]) -> Set[int]:
+    """Cancel the jobs that are still pending (Slurm decides, atomically: a job that
+    has started is left alone); the offsets of those asked to be cancelled."""
+    import subprocess
+
+    ids = [str(j.job_id) for j in jobs]
+    if not ids:
+        return set()
+    try:
+        proc = subprocess.run(["scancel", "--state=PENDING", *ids], capture_output=True,
+                              text=True, timeout=60)
+        why = proc.stderr.strip() if proc.returncode else ""
+    except (OSError, subprocess.SubprocessError) as e:
+        why = f"scancel failed: {e}"
+    if why:
+        log.warning(f"stop requested, but pending jobs could not be cancelled: {why}")
+    else:
+        log.info("stop requested: pending jobs cancelled, running ones finish")
+    return set(offsets)
+
+
+def _never_started(job: Any) -> bool:
+    """A job cancelled while pending: Slurm never opened its log, it left no result."""
+    try:
+        paths = job.paths
+        return not (paths.stdout.exists() or paths.stderr.exists() or paths.result_pickle.exists())
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def job_log_path(job: Any) -> Optional[str]:
@@ -249,8 +390,9 @@ def _wait_for_result(job: Any) -> bool:
     return result.exists()
 
 
-def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -> Any:
-    """The ``JobReturn`` of one ended job (see :func:`collect_returns`)."""
+def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -> Tuple[Any, bool]:
+    """The ``JobReturn`` of one ended job (see :func:`collect_returns`), and whether
+    it crashed: ended without a result (killed, out of time or memory, a segfault)."""
     from hydra.core.utils import JobReturn, JobStatus
 
     from ._impl import JobFailedError
@@ -265,8 +407,10 @@ def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -
         err.__cause__ = cause
         return err
 
+    crashed = False
     try:
         if not _wait_for_result(job):
+            crashed = True
             raise RuntimeError(_no_result_message(job))
         ret, location = job.result()
     except Exception as e:  # noqa: BLE001 - any failure of one job stays that job's
@@ -274,11 +418,11 @@ def _job_return(job: Any, overrides: List[str], idx: int, compose_failed: Any) -
         ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
         _fill_failed(ret, compose_failed, overrides, idx, job.job_id)
         log.error(f"{where} failed: {reason.splitlines()[0]}")
-        return ret
+        return ret, crashed
     if ret.status == JobStatus.FAILED:
         cause = ret._return_value
         ret.return_value = failed(f"raised {type(cause).__name__}: {cause}", cause, location)
-    return ret
+    return ret, False
 
 
 def _no_result_message(job: Any) -> str:

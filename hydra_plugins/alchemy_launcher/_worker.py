@@ -53,6 +53,9 @@ def load_context(ctx_path: Path) -> dict:
 
 
 def main(argv: list) -> int:
+    from alchemy_resolvers.dispatch.lifeline import arm_job_from_env
+
+    arm_job_from_env()  # first: die with the sweep, whatever kills it
     ctx_path, job_path = Path(argv[1]), Path(argv[2])
     prepare_process(ctx_path)
     return run_job_file(ctx_path, job_path)

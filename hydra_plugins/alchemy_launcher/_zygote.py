@@ -22,6 +22,7 @@ from typing import Iterable, List
 import hydra.core.utils  # noqa: F401 - what run_job needs, imported once for every job
 import omegaconf  # noqa: F401
 
+from alchemy_resolvers.dispatch.lifeline import zygote_dies_with_parent
 from alchemy_resolvers.dispatch.zygote import serve
 from hydra_plugins.alchemy_launcher._jobconfig import restore_state
 from hydra_plugins.alchemy_launcher._worker import load_context, prepare_process, run_job_file
@@ -40,6 +41,7 @@ def preload(names: Iterable[str]) -> List[str]:
 
 
 def main(argv: List[str]) -> int:
+    zygote_dies_with_parent()  # now, not after the imports: they may take a while
     ctx_path, sock = Path(argv[1]), socket.socket(fileno=int(argv[2]))
     prepare_process(ctx_path)
     ctx = load_context(ctx_path)

@@ -27,11 +27,19 @@ class AlchemyLauncher(Launcher):
         self.task_function: Optional[TaskFunction] = None
         self.hydra_context: Optional[HydraContext] = None
         self.on_job_done: Optional[Callable[[int, JobReturn], None]] = None
+        self.stop_check: Optional[Callable[[], bool]] = None
 
     def set_job_done_callback(self, fn: Optional[Callable[[int, JobReturn], None]]) -> None:
         """Have ``fn(job_idx, job_return)`` called as each job ends (the alchemy
         sweeper updates its metric frame with it while other jobs still run)."""
         self.on_job_done = fn
+
+    def set_stop_check(self, fn: Optional[Callable[[], bool]]) -> None:
+        """Have ``fn()`` asked before each job starts (the sweeper's ``max_failures``):
+        once it returns True no job starts or reruns, running jobs finish, and the jobs
+        never started come back from ``launch`` as ``UNKNOWN`` returns with ``skipped =
+        True`` (``on_job_done`` is not called for them)."""
+        self.stop_check = fn
 
     def setup(
         self,
@@ -62,5 +70,6 @@ class AlchemyLauncher(Launcher):
                 job_overrides=job_overrides,
                 initial_job_idx=initial_job_idx,
                 on_job_done=self.on_job_done,
+                stop_check=self.stop_check,
             )
         return results

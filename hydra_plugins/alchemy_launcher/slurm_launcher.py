@@ -22,11 +22,20 @@ class AlchemySlurmLauncher(BaseSubmititLauncher):
     _EXECUTOR = "slurm"
 
     on_job_done: Optional[Callable[[int, JobReturn], None]] = None
+    stop_check: Optional[Callable[[], bool]] = None
 
     def set_job_done_callback(self, fn: Optional[Callable[[int, JobReturn], None]]) -> None:
         """Have ``fn(job_idx, job_return)`` called as each job ends (the alchemy sweeper
         updates its metric frame with it while the rest of the array runs)."""
         self.on_job_done = fn
+
+    def set_stop_check(self, fn: Optional[Callable[[], bool]]) -> None:
+        """Have ``fn()`` asked at every poll while the array runs (the sweeper's
+        ``max_failures``): once it returns True, array tasks still pending are
+        cancelled and come back from ``launch`` as ``UNKNOWN`` returns with ``skipped =
+        True`` (``on_job_done`` is not called for them); running jobs finish; nothing
+        is retried."""
+        self.stop_check = fn
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -40,12 +49,13 @@ class AlchemySlurmLauncher(BaseSubmititLauncher):
         with compact_settings_errors():  # a wrong option: one message, nothing submitted
             return launch_array(self, job_overrides, initial_job_idx)
 
-    def __call__(self, sweep_config: Any, packed: Any, singleton_state: Any) -> Tuple[JobReturn, Optional[str]]:  # type: ignore[override]
-        """Runs on the node: the task with the config composed in ``launch``;
-        returns ``(JobReturn, task_location)``."""
+    def __call__(self, sweep_config: Any, packed: Any, singleton_state: Any,  # type: ignore[override]
+                 attempt: int = 1) -> Tuple[JobReturn, Optional[str]]:
+        """Runs on the node: the task with the config composed in ``launch`` (run
+        ``attempt`` of it); returns ``(JobReturn, task_location)``."""
         from hydra_plugins.alchemy_launcher._slurm_impl import run_on_node
 
-        return run_on_node(self, sweep_config, packed, singleton_state)
+        return run_on_node(self, sweep_config, packed, singleton_state, attempt)
 
     def __getstate__(self) -> Dict[str, Any]:
         # What submitit pickles for each job: the task function keeps its file name (a
@@ -54,6 +64,7 @@ class AlchemySlurmLauncher(BaseSubmititLauncher):
 
         state = dict(self.__dict__)
         state.pop("on_job_done", None)
+        state.pop("stop_check", None)
         if state.get("task_function") is not None:
             state["task_function"] = ByValue(state["task_function"])
         return state
