@@ -168,3 +168,24 @@ def test_short_forked_jobs_reuse_a_slot_while_a_long_one_runs(tmp_path):
         server.close()
     assert all(o.ok for o in outs)
     assert all(o.ended < outs[0].ended - 1.0 for o in outs[1:]), [o.ended for o in outs]
+
+
+def test_the_zygote_warms_the_parser_without_resolving_anything():
+    """The zygote parses the sweep config's interpolations once, so forked jobs start
+    with OmegaConf's parser warm; parsing never runs a resolver."""
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.alchemy_launcher._impl import interpolations
+    from hydra_plugins.alchemy_launcher._zygote import warm_up_parser
+
+    calls = []
+    OmegaConf.register_new_resolver("warm_probe", lambda x: calls.append(x) or x, replace=True)
+    try:
+        cfg = OmegaConf.create({"a": "${warm_probe:1}", "b": ["x", "${a}/${warm_probe:2}"], "c": 3,
+                                "hydra": {"sweep": {"dir": "multirun/${now:%Y}"}}, "d": "${a}"})
+        found = interpolations(cfg)
+        assert found == ["${warm_probe:1}", "${a}/${warm_probe:2}", "multirun/${now:%Y}", "${a}"]
+        warm_up_parser(found + ["${unclosed", "$<dep:1 +>"])  # broken text is the job's to report
+        assert calls == []
+    finally:
+        OmegaConf.clear_resolver("warm_probe")

@@ -40,6 +40,21 @@ def preload(names: Iterable[str]) -> List[str]:
     return failed
 
 
+def warm_up_parser(strings: Iterable[str]) -> None:
+    """Parse the sweep config's interpolations once (parse only: nothing is resolved,
+    no resolver runs). ANTLR builds its lexer and parser DFAs on the first parse of each
+    kind of input and keeps them for the process: children forked after this inherit
+    them instead of rebuilding them, ~20% of a no-op job's time in Hydra's run_job."""
+    from omegaconf.grammar_parser import parse
+
+    for text in strings:
+        for rule in ("configValue", "singleElement"):
+            try:
+                parse(text, parser_rule=rule)
+            except Exception:  # noqa: BLE001 - a job reports its own parse errors
+                pass
+
+
 def main(argv: List[str]) -> int:
     zygote_dies_with_parent()  # now, not after the imports: they may take a while
     ctx_path, sock = Path(argv[1]), socket.socket(fileno=int(argv[2]))
@@ -49,6 +64,7 @@ def main(argv: List[str]) -> int:
     if failed:
         print(f"[hydra-alchemy zygote] not preloaded: {'; '.join(failed)}", file=sys.stderr)
     restore_state(ctx["singleton_state"])  # once, not in every job
+    warm_up_parser(ctx.get("interpolations", ()))
     serve(sock, lambda job: run_job_file(ctx, Path(job), restored=True))
     return 0
 
