@@ -1,5 +1,6 @@
-"""``hydra.sweeper.max_failures`` (#14): a failing sweep stops starting jobs, the ones
-never started are SKIPPED rows, and a resume runs them; through real Hydra apps."""
+"""``hydra.sweeper.max_failures`` and ``hydra.launcher.retries`` as the frame shows
+them (#14): a failing sweep stops starting jobs, the ones never started are SKIPPED
+rows and a resume runs them; a retried job's row counts its attempts. Real Hydra apps."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -73,3 +74,16 @@ def test_max_failures_under_the_alchemy_launcher(app):
     assert ran(app) == [0, 1, 2, 3]
     st = status(app)
     assert list(st[:4]) == ["COMPLETED", "FAILED", "COMPLETED", "FAILED"] and (st[4:] == "SKIPPED").all()
+
+
+def test_a_retried_crash_is_one_completed_row_with_its_attempts(app):
+    proc = sweep(app, "hydra/launcher=alchemy", "hydra.launcher.gpus_per_job=0", "hydra.launcher.retries=1",
+                 env={"STOP_APP_PASS": "1", "STOP_APP_CRASH": "4"})
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(ran(app)) == [0, 1, 2, 3, 4, 4, 5, 6, 7, 8, 9]  # x=4 ran twice: a crash, then its retry
+    df = pd.read_excel(app / "out" / "metric_frame.xlsx", index_col=0)
+    assert (df["status"] == "COMPLETED").all() and df.loc[4, "x2"] == 8
+    assert df.loc[4, "attempts"] == 2 and (df.drop(index=4)["attempts"] == 1).all()
+    runs_sheet = pd.read_excel(app / "out" / "metric_frame.xlsx", sheet_name="runs", index_col=0)
+    assert runs_sheet.loc[4, "attempts"] == 2
+    assert (app / "out" / "x=4" / ".attempts").is_dir()  # the first attempt's output, moved aside
