@@ -18,6 +18,11 @@ class AlchemySettingsError(CompactHydraException):
     """A :class:`~alchemy_resolvers.errors.SettingsError`, as Hydra shows it."""
 
 
+class AlchemySweepFailed(CompactHydraException):
+    """Jobs of the sweep failed: the message lists them; a traceback of the sweeper
+    would say nothing more."""
+
+
 @contextmanager
 def compact_settings_errors() -> Iterator[None]:
     """Re-raise a ``SettingsError`` from the block as a one-message Hydra error."""

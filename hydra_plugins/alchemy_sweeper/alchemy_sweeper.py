@@ -53,10 +53,14 @@ class AlchemySweeper(Sweeper):
             self.settings.params = OmegaConf.to_container(raw, resolve=False)  # type: ignore[assignment]
 
     def sweep(self, arguments: List[str]) -> Any:
-        from hydra_plugins.alchemy_sweeper._impl import SweepLoop
+        from hydra_plugins._alchemy_errors import AlchemySweepFailed
+        from hydra_plugins.alchemy_sweeper._impl import SweepFailedError, SweepLoop
 
         assert self.config is not None and self.hydra_context is not None
         with compact_settings_errors():
             loop = SweepLoop(config=self.config, hydra_context=self.hydra_context, launcher=self.launcher,
                              settings=self.settings)
-            return loop.run(arguments)
+            try:
+                return loop.run(arguments)
+            except SweepFailedError as e:
+                raise AlchemySweepFailed(str(e)) from e
