@@ -28,6 +28,9 @@ a fresh interpreter per job pays for every job.
 
     python bench/bench_dispatch.py                 # 200 jobs, every launcher, heavy case (50 jobs)
     python bench/bench_dispatch.py --quick         # 20 jobs, no submitit, no heavy case
+
+Last, in the same run: the sweepers' own overhead per job (BasicSweeper vs ours, over a
+launcher that runs nothing; see bench_sweeper.py).
 """
 from __future__ import annotations
 
@@ -175,6 +178,28 @@ def _ratio(p: float, ref: Optional[float]) -> str:
     return f"{p / ref:.2f}x" if ref and ref > 0 else "-"
 
 
+def sweeper_overhead(n: int, repeat: int) -> None:
+    """The sweepers' own cost per job in this run: Hydra's BasicSweeper and ours over a
+    launcher that runs nothing (bench_sweeper.py's null launcher)."""
+    import bench_sweeper
+
+    with tempfile.TemporaryDirectory(prefix="bench-sweeper-") as td:
+        tmp = Path(td)
+        app = tmp / "noop_app.py"
+        app.write_text(bench_sweeper.APP)
+        plugin = tmp / "hydra_plugins" / "bench_null_launcher"
+        plugin.mkdir(parents=True)
+        (plugin / "__init__.py").write_text(bench_sweeper.NULL_LAUNCHER)
+        per_job = {}
+        for sweeper in ("basic", "alchemy"):
+            t = [min(bench_sweeper.run(app, sweeper, k, tmp / f"{sweeper}_{k}_{r}", "null") for r in range(repeat))
+                 for k in (1, n)]
+            per_job[sweeper] = (t[1] - t[0]) / (n - 1)
+    print(f"\nsweeper's own overhead per job (null launcher), {n} jobs: BasicSweeper "
+          f"{per_job['basic'] * 1000:.1f}ms, alchemy {per_job['alchemy'] * 1000:.1f}ms: "
+          f"BasicSweeper / alchemy {_ratio(per_job['basic'], per_job['alchemy'])} (target >= 5x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="20 jobs, no submitit_local, no heavy case")
@@ -200,6 +225,7 @@ def main() -> None:
     table("per-job overhead, no-op task:", rows, n)
     if heavy:
         table("heavy imports (the task's module imports pandas and scikit-learn):", heavy, heavy_n)
+    sweeper_overhead(n, max(1, args.repeat))
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
