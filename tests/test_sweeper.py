@@ -305,12 +305,16 @@ def test_group_caching_loader_composes_like_hydra():
         ["+model=small", "sched.epochs=7", "opt.lr=0.5", "hydra.sweep.subdir='a=2'"],
         ["+model=large", "sched.epochs=5", "opt.lr=0.5", "hydra.sweep.subdir='a=3'"],
         ["+model=small", "sched.epochs=9", "opt.lr=0.5", "+extra.k=1"],
+        # Overrides of hydra.job: the runtime fields are filled after them, as Hydra does.
+        ["+model=small", "sched.epochs=5", "opt.lr=0.5", "hydra.job.name=custom", "hydra.job.chdir=true"],
+        ["+model=large", "sched.epochs=7", "opt.lr=0.5", "hydra.job.env_copy=[HOME]"],
+        ["+model=small", "sched.epochs=7", "opt.lr=0.5"],  # after those: the base is as it was
     ]
     for overrides in jobs:
         expected = loader.load_sweep_config(master, overrides)
         got = fast.load_sweep_config(master, overrides)
         assert OmegaConf.to_container(got, resolve=False) == OmegaConf.to_container(expected, resolve=False)
-    assert fast.composed == 3 and fast.reused == 1
+    assert fast.composed == 5 and fast.reused == 2
 
 
 def test_require_multirun_callback_fails_a_single_run_at_start():

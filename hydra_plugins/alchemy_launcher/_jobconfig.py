@@ -83,6 +83,8 @@ class ObjectPacker:
         """The entries ``cfg`` refers to; raises :class:`PayloadError` naming the file
         and key of one that cannot be pickled."""
         out: Packed = {}
+        if not registry.snapshot():
+            return out  # no Python config file loaded in this process: nothing to look for
         for token, (obj, file, key) in sorted(registry.snapshot(referenced_tokens(cfg)).items()):
             if token in self._failed:
                 raise self._failed[token]
