@@ -92,7 +92,7 @@ def test_failures_become_failed_results_and_the_others_finish(tmp_path):
     sweep = tmp_path / "sweep"
     lab = f"out={tmp_path / 'records'} mode="
     assert f"FAILED #1 ({lab}raise): raised ValueError: boom from job 1 (log: {sweep}/1/job.log)" in out
-    assert f"FAILED #2 ({lab}exit): exited with code 3 (log: {sweep}/2/job.log)" in out
+    assert f"FAILED #2 ({lab}exit): exited with code 3 (sys.exit in the task) (log: {sweep}/2/job.log)" in out
     assert f"FAILED #3 ({lab}kill): was killed by SIGKILL (signal 9) (log: {sweep}/3/job.log)" in out
     assert f"FAILED #4 ({lab}hang): timed out after 0.15 min (timeout_min) and was killed" in out
     assert "JobFailedError: job #1 on GPU" in out and "raised ValueError: boom" in out

@@ -62,8 +62,10 @@ def state(app: Path) -> List[dict]:
 # ------------------------------------------------------------------ 2. exits
 
 
-def test_task_exits_are_rows_and_the_sweep_goes_on(app):
-    proc = sweep(app, env={"SAFETY_1": "exit0", "SAFETY_2": "exit3", "SAFETY_3": "kbint"})
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=alchemy", "hydra.launcher.gpus_per_job=0",
+                                            "hydra.launcher.n_jobs=1"]], ids=["basic", "alchemy"])
+def test_task_exits_are_rows_and_the_sweep_goes_on(app, launcher):
+    proc = sweep(app, *launcher, env={"SAFETY_1": "exit0", "SAFETY_2": "exit3", "SAFETY_3": "kbint"})
     assert proc.returncode == 1, proc.stderr  # two failed rows
     assert runs(app) == ["x=1", "x=2", "x=3", "x=4"]
     got = rows(app)

@@ -243,7 +243,8 @@ class _LocalSweep:
                     why = outcome.reason(self.timeout_s)
             else:
                 e = result[1]._return_value if result[0] == "ok" else result[1]
-                failed = result[0] != "ok" or result[1].status == JobStatus.FAILED
+                clean_exit = result[0] == "exit" and getattr(e, "code", 1) in (None, 0)
+                failed = not clean_exit and (result[0] != "ok" or result[1].status == JobStatus.FAILED)
                 if failed and retried_exception(e, self.retry_on):
                     why = f"raised {type(e).__name__}: {e} (in hydra.launcher.retry_on)"
         if why:
@@ -371,6 +372,20 @@ def job_return(outcome: Any, overrides: List[str], idx: int, composed: Any,
         if ret.status == JobStatus.FAILED:
             e = ret._return_value
             ret.return_value = failed(f"raised {type(e).__name__}: {e}", e, result[2])
+        return ret
+    if result is not None and not outcome.timed_out and result[0] == "exit":
+        # sys.exit() / sys.exit(0) is a completed run without a return value, as under
+        # Hydra's basic launcher (and the alchemy sweeper there); any other exit failed.
+        e = result[1]
+        code = getattr(e, "code", 1)
+        if isinstance(e, SystemExit) and code in (None, 0):
+            ret = JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=None)
+        else:
+            reason = (f"exited with code {code} (sys.exit in the task)" if isinstance(e, SystemExit)
+                      else f"raised {type(e).__name__} in the task")
+            ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
+        if composed is not None:
+            attach_job_config(ret, *composed)
         return ret
     if result is not None and not outcome.timed_out:
         e = result[1]

@@ -75,6 +75,12 @@ def run_job_file(ctx: Any, job_path: Path, restored: bool = False) -> int:
             ctx = load_context(ctx)
         ret = run_composed(ctx["hydra_context"], ctx["task_function"], job["sweep_config"],
                            job["objects"], ctx["singleton_state"], restore=not restored)
+    except (SystemExit, KeyboardInterrupt) as e:
+        # The task's own sys.exit() or KeyboardInterrupt (Hydra's run_job lets both
+        # through): a row, as under Hydra's basic launcher; the process exits with it.
+        if "result_path" in job:
+            _write_result(Path(job["result_path"]), ("exit", portable_exception(e), ""))
+        raise
     except Exception as e:  # noqa: BLE001 - reported to the launcher, not lost
         tb = traceback.format_exc()
         sys.stderr.write(f"[hydra-alchemy] job #{job.get('idx')} failed outside the task:\n{tb}")
