@@ -29,6 +29,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Deque, Dict, Mapping, Optional, Sequence
 
+from .joblock import pid_exists
 from .lifeline import zygote_env
 from .zygote import MAX_MESSAGE
 
@@ -148,7 +149,7 @@ class ForkServer:
         self._read(0.0)
         if pid in self._exits:
             return self._exits.pop(pid)
-        if not self.alive and not _exists(pid):
+        if not self.alive and not pid_exists(pid):
             return LOST_RETURNCODE  # its zygote died first: nobody kept its status
         return None
 
@@ -252,13 +253,3 @@ class ForkedProcess:
         if self.returncode is None:
             self.returncode = self.server.wait(self.pid)
         return self.returncode
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

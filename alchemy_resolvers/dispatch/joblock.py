@@ -97,6 +97,11 @@ def _running(pid: int, start: Optional[str]) -> bool:
         if fields is None or fields[0] in ("Z", "X"):
             return False
         return start is None or fields[19] == start
+    return pid_exists(pid)
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists (zombies included), where /proc is missing too."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -257,24 +257,8 @@ class Recorder:
         assert self.state is not None and self.frame is not None
         job_dir = self._job_dir(job, ret, name_folders)
         status, metrics, err = self._outcome(grid, job, ret, job_dir, error)
-        fp = self._fingerprint(ret)
-        record = {
-            "key": job.key,
-            "index": job.combo.index,
-            "names": grid.names(job.combo),
-            "folder": job.folder,
-            "overrides": grid.axis_overrides(job.combo),
-            "status": status,
-            "metrics": metrics,
-            "error": err,
-            "job_dir": self._shown_dir(job_dir),
-            "time": time.time(),
-            "fingerprint": fp,
-            "code": self.code,
-            "note": job.note,
-            "attempts": _attempts(ret),
-        }
-        record = self._append(record)
+        record = self._append(self._make(grid, job, status, metrics, err, self._shown_dir(job_dir),
+                                         self._fingerprint(ret), _attempts(ret)))
         self.frame.add(record)
         if status != COMPLETED:
             log.error(clean_text(f"Job {job.folder} failed: {err}"))
@@ -286,26 +270,31 @@ class Recorder:
             self.progress.ended(job.folder, status == COMPLETED, self.frame.best_so_far())
         return record
 
-    def skip(self, grid: Grid, job: Job, why: str) -> Dict[str, Any]:
-        """Record a combination the sweep did not start (it stopped early): a SKIPPED
-        row saying why, which a resume runs."""
-        assert self.state is not None and self.frame is not None
-        record = {
+    def _make(self, grid: Grid, job: Job, status: str, metrics: Dict[str, Any], error: Optional[str],
+              job_dir: Optional[str], fingerprint: Optional[str], attempts: int) -> Dict[str, Any]:
+        """One job's record, as the state file keeps it."""
+        return {
             "key": job.key,
             "index": job.combo.index,
             "names": grid.names(job.combo),
             "folder": job.folder,
             "overrides": grid.axis_overrides(job.combo),
-            "status": SKIPPED,
-            "metrics": {},
-            "error": why,
-            "job_dir": None,
+            "status": status,
+            "metrics": metrics,
+            "error": error,
+            "job_dir": job_dir,
             "time": time.time(),
-            "fingerprint": None,
+            "fingerprint": fingerprint,
             "code": self.code,
             "note": job.note,
-            "attempts": 0,
+            "attempts": attempts,
         }
+
+    def skip(self, grid: Grid, job: Job, why: str) -> Dict[str, Any]:
+        """Record a combination the sweep did not start (it stopped early): a SKIPPED
+        row saying why, which a resume runs."""
+        assert self.state is not None and self.frame is not None
+        record = self._make(grid, job, SKIPPED, {}, why, None, None, 0)
         old = self.frame.get(job.key)
         if old is not None and old.get("status") == COMPLETED:
             return old  # a completed run (edited since) keeps its row until it reruns
