@@ -126,6 +126,9 @@ def run(job):
     if job.startswith("sleep:"):
         import time
         time.sleep(float(job[6:]))
+    if job == "env":
+        import json
+        print(json.dumps(dict(os.environ)), flush=True)
     return int(job) if job.isdigit() else 0
 
 serve(socket.socket(fileno=int(sys.argv[1])), run)
@@ -189,3 +192,105 @@ def test_the_zygote_warms_the_parser_without_resolving_anything():
         assert calls == []
     finally:
         OmegaConf.clear_resolver("warm_probe")
+
+
+def test_a_forked_job_has_exactly_the_environment_it_was_given(tmp_path, monkeypatch):
+    """The zygote's own variables a job was not given are gone, changed ones changed,
+    new ones there."""
+    import json
+
+    from alchemy_resolvers.dispatch import Dispatcher, ForkServer, Prepared, ProcessJob
+
+    monkeypatch.setenv("ZYGOTE_ONLY", "1")
+    monkeypatch.setenv("CHANGED", "old")
+    (tmp_path / "zygote.py").write_text(ZYGOTE)
+    server = ForkServer([sys.executable, str(tmp_path / "zygote.py")], tmp_path / "zygote.log")
+    server.start()
+    env = {k: v for k, v in os.environ.items() if k != "ZYGOTE_ONLY"}
+    env.update(CHANGED="new", ADDED="x y=z")
+    jobs = [ProcessJob(0, "#0", lambda gpus: Prepared([sys.executable, "-c", "0"],
+                                                     tmp_path / "0.log", env=env, fork_job="env"))]
+    try:
+        outs = Dispatcher(jobs, max_parallel=1, fork_server=server).run()
+    finally:
+        server.close()
+    assert outs[0].ok, (tmp_path / "0.log").read_text()
+    seen = json.loads((tmp_path / "0.log").read_text().splitlines()[-1])
+    assert seen == env
+
+
+def test_the_next_job_is_prepared_ahead_while_the_slots_are_busy(tmp_path):
+    """``look_ahead`` of the job next in line runs while the running ones run (not after
+    a slot frees), once; its error is the job's failure through ``prepare``."""
+    import time
+
+    from alchemy_resolvers.dispatch import Dispatcher, Prepared, ProcessJob
+
+    looked: dict = {}
+    ended: dict = {}
+
+    def ahead(i: int) -> None:
+        looked.setdefault(i, []).append(time.time())
+        if i == 2:
+            raise ValueError("cannot compose job 2")
+
+    def prepare(i: int) -> Prepared:
+        if i == 2:
+            raise ValueError("cannot compose job 2")
+        return Prepared([sys.executable, "-c", "import time; time.sleep(0.5)"], tmp_path / f"{i}.log")
+
+    jobs = [ProcessJob(i, f"#{i}", lambda gpus, i=i: prepare(i), look_ahead=lambda i=i: ahead(i))
+            for i in range(4)]
+    outs = Dispatcher(jobs, max_parallel=1, poll_interval=0.05).run()
+    for o in outs:
+        ended[o.index] = o.ended
+    assert [o.ok for o in outs] == [True, True, False, True]
+    assert "cannot compose job 2" in str(outs[2].error)
+    # 1 while 0 ran, 2 while 1 ran; 3 started in the slot 2 never took (no job ran
+    # while it was next in line)
+    assert sorted(looked) == [1, 2] and all(len(v) == 1 for v in looked.values())
+    assert looked[1][0] < ended[0] and looked[2][0] < ended[1], (looked, ended)
+
+
+def test_the_c_library_is_loaded_once_without_a_subprocess():
+    """``prctl`` comes from the running program's own symbols, loaded once per process
+    (forked jobs inherit it): ``ctypes.util.find_library`` would run ``ldconfig -p`` in
+    a subprocess for every job."""
+    import subprocess
+    from unittest import mock
+
+    from alchemy_resolvers.dispatch import lifeline
+
+    lifeline._libc.cache_clear()
+    with mock.patch.object(subprocess, "Popen", side_effect=AssertionError("a subprocess")):
+        assert lifeline._libc() is lifeline._libc() is not None
+        if sys.platform.startswith("linux"):
+            assert lifeline._prctl_pdeathsig(0)  # 0: clear this process's signal
+
+
+PAYLOAD_SCRIPT = """
+import pickle, sys
+from alchemy_resolvers.dispatch.payload import dumps
+
+class Point:  # defined in __main__: another process has no such class to import
+    def __init__(self, x):
+        self.x = x
+
+data = dumps({"point": Point(3), "square": lambda v: v * v, "plain": [1, "a"]})
+open(sys.argv[1], "wb").write(data)
+"""
+
+
+def test_payloads_naming_main_or_code_go_by_value_plain_data_by_the_c_pickler(tmp_path):
+    import pickle
+    import subprocess
+
+    from alchemy_resolvers.dispatch.payload import dumps, loads
+
+    plain = {"cfg": {"lr": 0.1, "name": "a"}, "n": [1, 2.5, None, True]}
+    assert dumps(plain) == pickle.dumps(plain, protocol=pickle.HIGHEST_PROTOCOL)
+    (tmp_path / "make.py").write_text(PAYLOAD_SCRIPT)
+    subprocess.run([sys.executable, str(tmp_path / "make.py"), str(tmp_path / "p.pkl")],
+                   check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    got = loads((tmp_path / "p.pkl").read_bytes())  # this process's __main__ is pytest
+    assert got["point"].x == 3 and got["square"](4) == 16 and got["plain"] == [1, "a"]

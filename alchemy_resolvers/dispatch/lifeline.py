@@ -30,7 +30,7 @@ is safe (the thread holds no lock), though Python 3.12+ warns about it
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import json
 import os
 import select
@@ -81,14 +81,26 @@ class Lifeline:
                 pass
 
 
+@functools.lru_cache(maxsize=None)
+def _libc() -> Optional[ctypes.CDLL]:
+    """The C library, loaded once per process (and inherited by forked jobs).
+    ``CDLL(None)`` is the running program's own symbols, libc's among them;
+    ``ctypes.util.find_library`` would run ``ldconfig -p`` in a subprocess, for
+    every job."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
 def _prctl_pdeathsig(sig: int) -> bool:
     """``prctl(PR_SET_PDEATHSIG, sig)``; False where that does not exist."""
     if not sys.platform.startswith("linux"):
         return False
+    libc = _libc()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
-    except (OSError, AttributeError):
+        return libc is not None and libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except AttributeError:
         return False
 
 

@@ -69,6 +69,11 @@ class ProcessJob:
     #: Called just before the job starts, with the GPUs it got ([] for CPU jobs);
     #: builds the command (e.g. composes the job's config to learn its directory).
     prepare: Callable[[List[str]], Prepared]
+    #: Called (at most once) while the job is next in line and every slot is busy:
+    #: work ``prepare`` would do that needs no slot (composing the config), done while
+    #: the running jobs use the CPUs instead of after a slot frees. Its errors are
+    #: ignored: ``prepare`` meets them again and the job fails with them.
+    look_ahead: Optional[Callable[[], None]] = None
 
 
 @dataclass
@@ -178,6 +183,7 @@ class Dispatcher:
         #: job directories whose lock a running job of ours holds: a second job of this
         #: sweep in the same folder (a constant hydra.sweep.subdir) is no earlier process
         self._locked: Dict[Path, int] = {}
+        self._looked_ahead: set = set()
 
     # ----------------------------------------------------------------- main loop
     def run(self) -> List[Outcome]:
@@ -376,11 +382,28 @@ class Dispatcher:
             return True
         if self.fork_server is not None and self.fork_server.has_exits():
             return False  # a job's end was read already: _reap takes it now
+        if self._look_ahead():
+            timeout = 0.0  # that took a while: see what ended meanwhile, then wait again
         if self._can_select():
             self._sel.select(timeout=min(timeout, 3600.0))
         else:
             time.sleep(min(timeout, 0.02))
         return pending_blocked and time.monotonic() >= next_poll
+
+    def _look_ahead(self) -> bool:
+        """Run ``look_ahead`` of the first job in line that has not had it, among as
+        many as could start when the running ones end; True if one ran now."""
+        depth = len(self._running) or 1
+        for job in list(self._pending)[:depth]:
+            if job.look_ahead is None or job.index in self._looked_ahead:
+                continue
+            self._looked_ahead.add(job.index)
+            try:
+                job.look_ahead()
+            except Exception:  # noqa: BLE001 - prepare meets it again, as the job's failure
+                pass
+            return True
+        return False
 
     def _reap(self, outcomes: Dict[int, Outcome]) -> bool:
         ended = False

@@ -182,8 +182,7 @@ def _child(sock: socket.socket, wake_r: int, wake_w: int, fds: List[int], job: A
         _close_all([devnull, fds[0]])
         for fd in fds[1:]:
             os.set_inheritable(fd, True)  # as Popen's pass_fds leaves them
-        os.environ.clear()
-        os.environ.update(env)
+        _set_environ(env)
         if cwd:
             os.chdir(cwd)
         _reseed()
@@ -200,6 +199,16 @@ def _child(sock: socket.socket, wake_r: int, wake_w: int, fds: List[int], job: A
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _set_environ(env: dict) -> None:
+    """Make ``os.environ`` exactly ``env``, changing only what differs (most of it is
+    the zygote's own environment already)."""
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _exit_code(e: SystemExit) -> int:

@@ -113,6 +113,7 @@ class _LocalSweep:
                  plan: SlotPlan, on_job_done: Optional[Callable[[int, Any], None]],
                  stop_check: Optional[Callable[[], bool]] = None) -> None:
         from ._jobconfig import ObjectPacker
+        from ._savedconfigs import SavedConfigRenderer
 
         self.opts, self.hydra_context, self.config = opts, hydra_context, config
         self.overrides = [list(o) for o in job_overrides]
@@ -120,7 +121,9 @@ class _LocalSweep:
         self.tmp, self.plan, self.on_job_done = tmp, plan, on_job_done
         self.ctx_path = tmp / "context.pkl"
         self.timeout_s = opts.timeout_min * 60 if opts.timeout_min else None
-        self.composed: Dict[int, Any] = {}  # position -> (sweep_config, job_dir)
+        self.composed: Dict[int, Any] = {}  # position -> (sweep_config, job_dir, output_dir)
+        self.payloads: Dict[int, bytes] = {}  # position -> its job file, until written
+        self.renderer = SavedConfigRenderer()
         self.returns: Dict[int, Any] = {}
         self.packer = ObjectPacker()
         self.fork_server: Any = None
@@ -165,7 +168,8 @@ class _LocalSweep:
             shown = " ".join(filter_overrides(overrides))
             label = f"#{self.first + pos}" + (f" ({shown})" if shown else "")
             jobs.append(ProcessJob(index=pos, label=label,
-                                   prepare=lambda gpus, pos=pos: self.prepare(pos, gpus)))
+                                   prepare=lambda gpus, pos=pos: self.prepare(pos, gpus),
+                                   look_ahead=lambda pos=pos: self.compose(pos)))
         alloc = self.plan.allocator
         dispatcher = Dispatcher(
             jobs,
@@ -183,34 +187,51 @@ class _LocalSweep:
         return [skipped_return(self.overrides[o.index]) if o.skipped else self.returns[o.index]
                 for o in outcomes]
 
-    def prepare(self, pos: int, gpus: List[str]) -> Any:
-        """Compose job ``pos``, make its folder, write what its process reads."""
-        import os
-
-        from alchemy_resolvers.dispatch import Prepared
+    def compose(self, pos: int) -> None:
+        """Compose job ``pos`` and pickle what its process reads, once (retries reuse
+        both). The dispatcher calls this ahead, while the running jobs use the CPUs."""
         from alchemy_resolvers.dispatch.payload import dumps
 
         from ._jobconfig import compose_job
 
         idx = self.first + pos
-        attempt = self.attempt.get(pos, 1)
         if pos not in self.composed:
             self.composed[pos] = compose_job(self.compose_context, self.config,
                                              self.overrides[pos], idx)
-        sweep_config, job_dir = self.composed[pos]
+        if pos not in self.payloads and not self.job_path(pos).exists():
+            sweep_config, _, output_dir = self.composed[pos]
+            self.payloads[pos] = dumps({
+                "idx": idx,
+                "sweep_config": sweep_config,
+                "objects": self.packer.pack(sweep_config),  # PayloadError: this job fails
+                "result_path": str(self.tmp / f"job_{idx}.result"),
+                "output_dir": output_dir,
+                "saved_configs": self.renderer.render(sweep_config, output_dir),
+            })
+
+    def job_path(self, pos: int) -> Path:
+        return self.tmp / f"job_{self.first + pos}.pkl"
+
+    def prepare(self, pos: int, gpus: List[str]) -> Any:
+        """Compose job ``pos`` (unless done ahead), make its folder, write what its
+        process reads."""
+        import os
+
+        from alchemy_resolvers.dispatch import Prepared
+
+        idx = self.first + pos
+        attempt = self.attempt.get(pos, 1)
+        self.compose(pos)
+        _, job_dir, _ = self.composed[pos]
         if attempt > 1:  # a rerun: the earlier run's output goes aside, its result away
             (self.tmp / f"job_{idx}.result").unlink(missing_ok=True)
             kept = move_output_aside(job_dir, attempt - 1)
             if kept is not None:
                 log.info(f"job #{idx}: the output of attempt {attempt - 1} is in {kept}")
         job_dir.mkdir(parents=True, exist_ok=True)
-        job_path = self.tmp / f"job_{idx}.pkl"
-        job_path.write_bytes(dumps({
-            "idx": idx,
-            "sweep_config": sweep_config,
-            "objects": self.packer.pack(sweep_config),  # PayloadError: this job fails
-            "result_path": str(self.tmp / f"job_{idx}.result"),
-        }))
+        job_path = self.job_path(pos)
+        if pos in self.payloads:
+            job_path.write_bytes(self.payloads.pop(pos))
         env = dict(os.environ)
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
@@ -255,8 +276,10 @@ class _LocalSweep:
         """Read the result as soon as the job ends (so the progress line can say why a
         task that raised failed) and hand it to the sweeper's callback."""
         idx = self.first + outcome.index
+        # The job has ended for good (retries come before this): its composed config is
+        # no longer needed here, and a sweep's process should not keep one per job.
         ret = job_return(outcome, self.overrides[outcome.index], idx,
-                         self.composed.get(outcome.index), self.tmp, self.timeout_s)
+                         self.composed.pop(outcome.index, None), self.tmp, self.timeout_s)
         set_attempts(ret, outcome.attempt)
         self.returns[outcome.index] = ret
         if self.on_job_done is not None:
@@ -385,7 +408,7 @@ def job_return(outcome: Any, overrides: List[str], idx: int, composed: Any,
                       else f"raised {type(e).__name__} in the task")
             ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
         if composed is not None:
-            attach_job_config(ret, *composed)
+            attach_job_config(ret, *composed[:2])
         return ret
     if result is not None and not outcome.timed_out:
         e = result[1]
@@ -397,5 +420,5 @@ def job_return(outcome: Any, overrides: List[str], idx: int, composed: Any,
             reason = "exited with code 0 without a result (sys.exit or os._exit in the task?)"
     ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=failed(reason, e))
     if composed is not None:
-        attach_job_config(ret, *composed)
+        attach_job_config(ret, *composed[:2])
     return ret

@@ -30,9 +30,12 @@ Packed = Dict[str, Tuple[bytes, str, str]]  # token -> (pickle, file, key)
 
 
 def compose_job(hydra_context: Any, config: Any, overrides: List[str], idx: int,
-                job_id: Optional[str] = None) -> Tuple[Any, Path]:
-    """``(sweep_config, absolute job dir)`` of job ``idx``, as Hydra's basic launcher
-    composes it (``job.id`` defaults to ``<job name>_<idx>``)."""
+                job_id: Optional[str] = None) -> Tuple[Any, Path, str]:
+    """``(sweep_config, absolute job dir, output dir)`` of job ``idx``, as Hydra's basic
+    launcher composes it (``job.id`` defaults to ``<job name>_<idx>``). The output dir
+    is the job's directory as Hydra's ``run_job`` spells it (``hydra.sweep.dir`` joined
+    with ``hydra.sweep.subdir``, maybe relative): the job's process is handed it rather
+    than resolving both again."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf, open_dict
 
@@ -46,11 +49,11 @@ def compose_job(hydra_context: Any, config: Any, overrides: List[str], idx: int,
         # ${hydra:...} in the dirs reads this job's values (HydraConfig.get() is
         # ``cfg.hydra``); set_config would copy the whole hydra node first (~5 ms).
         hc.cfg = sweep_config  # type: ignore[assignment]
-        job_dir = Path(str(OmegaConf.select(sweep_config, "hydra.sweep.dir")))
-        job_dir = job_dir / str(OmegaConf.select(sweep_config, "hydra.sweep.subdir"))
+        output_dir = os.path.join(str(OmegaConf.select(sweep_config, "hydra.sweep.dir")),
+                                  str(OmegaConf.select(sweep_config, "hydra.sweep.subdir")))
     finally:
         hc.cfg = saved
-    return sweep_config, job_dir.absolute()
+    return sweep_config, Path(os.path.abspath(output_dir)), output_dir
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -142,12 +145,15 @@ def restore_state(singleton_state: Any) -> None:
 
 
 def run_composed(hydra_context: Any, task_function: Any, sweep_config: Any,
-                 packed: Packed, singleton_state: Any, restore: bool = True) -> Any:
+                 packed: Packed, singleton_state: Any, restore: bool = True,
+                 output_dir: Optional[str] = None, saved_configs: Any = None) -> Any:
     """In the job's process: restore Hydra's state (unless ``restore`` is false: a
     process forked after :func:`restore_state`) and the config's objects, then run the
-    task with the config the launcher composed (``run_job`` sets it as Hydra's config).
-    Returns Hydra's ``JobReturn``."""
-    from hydra.core.utils import run_job
+    task with the config the launcher composed (``run_job`` sets it as Hydra's config;
+    ``output_dir``: the job's directory as :func:`compose_job` resolved it, or None to
+    resolve it here; ``saved_configs``: the files of ``.hydra/`` rendered by the
+    launcher, :mod:`._savedconfigs`). Returns Hydra's ``JobReturn``."""
+    from ._runjob import run_job
 
     if restore:
         restore_state(singleton_state)
@@ -158,6 +164,8 @@ def run_composed(hydra_context: Any, task_function: Any, sweep_config: Any,
         config=sweep_config,
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
+        output_dir=output_dir,
+        saved_configs=saved_configs,
     )
 
 

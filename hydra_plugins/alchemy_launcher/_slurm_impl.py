@@ -199,7 +199,7 @@ def _job_params(launcher: Any, overrides: List[str], idx: int,
 
     from ._jobconfig import compose_job
 
-    sweep_config, job_dir = compose_job(launcher.hydra_context, launcher.config, overrides, idx)
+    sweep_config, job_dir, _ = compose_job(launcher.hydra_context, launcher.config, overrides, idx)
     composed[idx] = (sweep_config, job_dir)
     try:
         packed: Any = packer.pack(sweep_config)

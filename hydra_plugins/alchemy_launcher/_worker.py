@@ -12,6 +12,7 @@ launcher reports its exit code or signal instead.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -69,12 +70,15 @@ def run_job_file(ctx: Any, job_path: Path, restored: bool = False) -> int:
         portable_exception, report_failure, run_composed)
 
     job: dict = {}
+    gc.disable()  # until the callbacks and the task run: _runjob._collector_on
     try:
         job = pickle.loads(job_path.read_bytes())
         if isinstance(ctx, Path):
             ctx = load_context(ctx)
         ret = run_composed(ctx["hydra_context"], ctx["task_function"], job["sweep_config"],
-                           job["objects"], ctx["singleton_state"], restore=not restored)
+                           job["objects"], ctx["singleton_state"], restore=not restored,
+                           output_dir=job.get("output_dir"),
+                           saved_configs=job.get("saved_configs"))
     except (SystemExit, KeyboardInterrupt) as e:
         # The task's own sys.exit() or KeyboardInterrupt (Hydra's run_job lets both
         # through): a row, as under Hydra's basic launcher; the process exits with it.

@@ -25,6 +25,7 @@ import omegaconf  # noqa: F401
 from alchemy_resolvers.dispatch.lifeline import zygote_dies_with_parent
 from alchemy_resolvers.dispatch.zygote import serve
 from hydra_plugins.alchemy_launcher._jobconfig import restore_state
+from hydra_plugins.alchemy_launcher import _runjob  # noqa: F401 - imported once, not by every job
 from hydra_plugins.alchemy_launcher._worker import load_context, prepare_process, run_job_file
 
 
