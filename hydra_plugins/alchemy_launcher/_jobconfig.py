@@ -36,23 +36,15 @@ def compose_job(hydra_context: Any, config: Any, overrides: List[str], idx: int,
     is the job's directory as Hydra's ``run_job`` spells it (``hydra.sweep.dir`` joined
     with ``hydra.sweep.subdir``, maybe relative): the job's process is handed it rather
     than resolving both again."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import open_dict
+
+    from ._savedconfigs import resolve_output_dir
 
     sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = job_id or f"{sweep_config.hydra.job.name}_{idx}"
         sweep_config.hydra.job.num = idx
-    hc = HydraConfig.instance()
-    saved = hc.cfg
-    try:
-        # ${hydra:...} in the dirs reads this job's values (HydraConfig.get() is
-        # ``cfg.hydra``); set_config would copy the whole hydra node first (~5 ms).
-        hc.cfg = sweep_config  # type: ignore[assignment]
-        output_dir = os.path.join(str(OmegaConf.select(sweep_config, "hydra.sweep.dir")),
-                                  str(OmegaConf.select(sweep_config, "hydra.sweep.subdir")))
-    finally:
-        hc.cfg = saved
+    output_dir = resolve_output_dir(sweep_config, "hydra.sweep.dir", "hydra.sweep.subdir")
     return sweep_config, Path(os.path.abspath(output_dir)), output_dir
 
 

@@ -42,7 +42,7 @@ from hydra.core.utils import (
 from hydra.core.utils import run_job as hydra_run_job
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from ._savedconfigs import SavedConfigs, set_output_dir
+from ._savedconfigs import SavedConfigs, hydra_node_aside, resolve_output_dir, set_output_dir
 
 __all__ = ["run_job"]
 
@@ -57,15 +57,9 @@ def _write_saved(files: Dict[str, str], output_dir: Path) -> None:
 
 def _copy_without_hydra(config: DictConfig) -> DictConfig:
     """``copy.deepcopy(config)`` minus its hydra node, as Hydra makes it, without
-    copying that node: a stand-in takes its place (same key, same position) while the
-    config is copied, and is deleted from the copy as Hydra deletes the real one."""
-    content = config.__dict__["_content"]
-    hydra_node = content["hydra"]
-    content["hydra"] = DictConfig({})
-    try:
+    copying that node (it is deleted from the copy as Hydra deletes the real one)."""
+    with hydra_node_aside(config):
         task_cfg = copy.deepcopy(config)
-    finally:
-        content["hydra"] = hydra_node
     with read_write(task_cfg):
         with open_dict(task_cfg):
             del task_cfg["hydra"]
@@ -80,20 +74,6 @@ def _collector_on() -> None:
     if not gc.isenabled():
         gc.freeze()
         gc.enable()
-
-
-def _resolve_output_dir(config: DictConfig, job_dir_key: str, job_subdir_key: Optional[str]) -> str:
-    """The job's directory as Hydra's first ``set_config`` lets ``run_job`` resolve it."""
-    hc = HydraConfig.instance()
-    saved = hc.cfg
-    hc.cfg = config  # type: ignore[assignment] # HydraConfig.get() is ``cfg.hydra``
-    try:
-        output_dir = str(OmegaConf.select(config, job_dir_key))
-        if job_subdir_key is not None:
-            output_dir = os.path.join(output_dir, str(OmegaConf.select(config, job_subdir_key)))
-        return output_dir
-    finally:
-        hc.cfg = saved
 
 
 def run_job(task_function: Any, config: DictConfig, job_dir_key: str,
@@ -117,7 +97,7 @@ def run_job(task_function: Any, config: DictConfig, job_dir_key: str,
 
     OmegaConf.set_readonly(config.hydra, True)  # what Hydra's first set_config does
     if output_dir is None:
-        output_dir = _resolve_output_dir(config, job_dir_key, job_subdir_key)
+        output_dir = resolve_output_dir(config, job_dir_key, job_subdir_key)
 
     abs_dir = set_output_dir(config, output_dir)
     if saved_configs is not None and saved_configs[0] != abs_dir:

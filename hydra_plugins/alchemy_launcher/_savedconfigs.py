@@ -18,14 +18,16 @@ and ``tests/test_runjob.py`` checks it against ``OmegaConf.to_yaml``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf._utils import get_omega_conf_dumper
 
-__all__ = ["SavedConfigs", "SavedConfigRenderer", "set_output_dir"]
+__all__ = ["SavedConfigs", "SavedConfigRenderer", "set_output_dir", "resolve_output_dir",
+           "hydra_node_aside"]
 
 #: ``(the job's absolute output dir they were rendered for, {file name: text})``
 SavedConfigs = Tuple[str, Dict[str, str]]
@@ -47,6 +49,38 @@ def set_output_dir(config: DictConfig, output_dir: str) -> str:
         with open_dict(config.hydra.runtime):
             config.hydra.runtime.output_dir = abs_dir
     return abs_dir
+
+
+@contextlib.contextmanager
+def hydra_node_aside(config: DictConfig) -> Iterator[None]:
+    """While inside, an empty stand-in holds the place (same key, same position) of the
+    config's hydra node: copying or converting the config then costs nothing for that
+    node, and the result has a ``hydra`` key to delete as Hydra deletes it."""
+    content = config.__dict__["_content"]
+    hydra_node = content["hydra"]
+    content["hydra"] = DictConfig({})
+    try:
+        yield
+    finally:
+        content["hydra"] = hydra_node
+
+
+def resolve_output_dir(config: DictConfig, job_dir_key: str, job_subdir_key: Optional[str]) -> str:
+    """The job's directory as ``run_job`` resolves it after its first ``set_config``:
+    ``${hydra:...}`` reads the job's own hydra node (``HydraConfig.get()`` is
+    ``cfg.hydra``), without the copy ``set_config`` makes."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.instance()
+    saved = hc.cfg
+    hc.cfg = config  # type: ignore[assignment]
+    try:
+        output_dir = str(OmegaConf.select(config, job_dir_key))
+        if job_subdir_key is not None:
+            output_dir = os.path.join(output_dir, str(OmegaConf.select(config, job_subdir_key)))
+        return output_dir
+    finally:
+        hc.cfg = saved
 
 
 def _plain(value: Any, seen: set) -> bool:
@@ -92,13 +126,8 @@ class SavedConfigRenderer:
         if config.hydra.output_subdir is None:
             return None
         abs_dir = set_output_dir(config, output_dir)
-        content = config.__dict__["_content"]
-        hydra_node = content["hydra"]
-        content["hydra"] = DictConfig({})  # the task's config: the config minus this node
-        try:
+        with hydra_node_aside(config):  # the task's config: the config minus this node
             task = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-        finally:
-            content["hydra"] = hydra_node
         assert isinstance(task, dict)
         del task["hydra"]
         hydra = OmegaConf.to_container(config.hydra, resolve=False, enum_to_str=True)
