@@ -219,6 +219,65 @@ def test_a_forked_job_has_exactly_the_environment_it_was_given(tmp_path, monkeyp
     assert seen == env
 
 
+NUMPY_ZYGOTE = """
+import os, socket, sys
+import numpy
+if os.environ["ZYGOTE_NUMPY"] == "numpy.random":
+    import numpy.random
+from alchemy_resolvers.dispatch.zygote import serve
+
+print("zygote has numpy.random:", "numpy.random" in sys.modules, file=sys.stderr, flush=True)
+
+def run(job):
+    had = "numpy.random" in sys.modules
+    print(had, numpy.random.randint(1 << 62), flush=True)
+    return 0
+
+serve(socket.socket(fileno=int(sys.argv[1])), run)
+"""
+
+
+@pytest.mark.parametrize("zygote_has", ["numpy", "numpy.random"])
+def test_forked_jobs_get_fresh_random_states_without_importing_numpy_random(
+        tmp_path, monkeypatch, zygote_has):
+    """numpy's global generator is reseeded in each job where the zygote has one (else
+    every job would draw the zygote's numbers); where it has not (numpy >= 1.25 imports
+    it on first use), a job imports it (seeded from the OS) only if it uses it, rather
+    than every job importing it."""
+    from alchemy_resolvers.dispatch import Dispatcher, ForkServer, Prepared, ProcessJob
+
+    monkeypatch.setenv("ZYGOTE_NUMPY", zygote_has)
+    (tmp_path / "zygote.py").write_text(NUMPY_ZYGOTE)
+    server = ForkServer([sys.executable, str(tmp_path / "zygote.py")], tmp_path / "zygote.log")
+    server.start()
+    jobs = [ProcessJob(i, f"#{i}", lambda gpus, i=i: Prepared(
+        [sys.executable, "-c", "raise SystemExit(9)"], tmp_path / f"{i}.log", fork_job=str(i)))
+        for i in range(3)]
+    try:
+        outs = Dispatcher(jobs, max_parallel=2, fork_server=server).run()
+    finally:
+        server.close()
+    assert all(o.ok for o in outs), (tmp_path / "zygote.log").read_text()  # forked: spawn exits 9
+    zygote_had = (tmp_path / "zygote.log").read_text().split("zygote has numpy.random:")[1].split()[0]
+    if zygote_has == "numpy.random":
+        assert zygote_had == "True"
+    seen = [(tmp_path / f"{i}.log").read_text().split() for i in range(3)]
+    assert {had for had, _ in seen} == {zygote_had}
+    assert len({number for _, number in seen}) == 3, seen
+
+
+@pytest.mark.parametrize("task_imports", ["numpy", "nothing"])
+def test_the_zygote_imports_numpy_random_only_where_numpy_is(task_imports):
+    import subprocess
+
+    code = ("import sys\n" + ("import numpy\n" if task_imports == "numpy" else "")
+            + "from hydra_plugins.alchemy_launcher._zygote import import_numpy_random\n"
+              "import_numpy_random()\n"
+              "print('numpy' in sys.modules, 'numpy.random' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ([str(task_imports == "numpy")] * 2)
+
+
 def test_the_next_job_is_prepared_ahead_while_the_slots_are_busy(tmp_path):
     """``look_ahead`` of the job next in line runs while the running ones run (not after
     a slot frees), once; its error is the job's failure through ``prepare``."""

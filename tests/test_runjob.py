@@ -15,6 +15,7 @@ import contextlib
 import copy
 import logging
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -32,6 +33,7 @@ TASK_NAME = "runjob_app"
 IDX = 3  # the job's number in the sweep
 ENV_VAR = "RUNJOB_TEST_ENV_SET"
 RECORDER = f"{__name__}.Recorder"
+PROVENANCE = "hydra_plugins.alchemy_provenance._callback.ProvenanceCallback"
 NAN, INF = float("nan"), float("inf")
 
 USER_CONFIG: Dict[Any, Any] = {
@@ -113,6 +115,8 @@ class Recorder:
         self.seen.append(("start", {
             "config": OmegaConf.to_container(config),
             "hydra_readonly": OmegaConf.is_readonly(config.hydra),
+            "hydra_config_hangs_under_config": hc._get_parent() is config,
+            "hydra_config_flags": _flags(hc) + _flags(hc.runtime),
             "output_dir": hc.runtime.output_dir,
             "num": hc.job.num,
             "cwd": os.getcwd(),
@@ -150,6 +154,7 @@ class Task:
             "num": hc.job.num,
             "id": hc.job.id,
             "hydra_readonly": OmegaConf.is_readonly(hc),
+            "hydra_struct": OmegaConf.is_struct(hc),
             "cwd": os.getcwd(),
             "env": os.environ.get(ENV_VAR),
             "files": _listing(Path(hc.runtime.output_dir)),
@@ -188,7 +193,9 @@ def _ret_view(ret: Any) -> Dict[str, Any]:
         "hydra_cfg_resolved": resolved,
         "hydra_cfg_keys": list(ret.hydra_cfg.keys()),
         "flags": {"cfg": _flags(ret.cfg), "cfg.nested": _flags(ret.cfg.nested),
-                  "hydra_cfg": _flags(ret.hydra_cfg), "hydra_cfg.hydra": _flags(ret.hydra_cfg.hydra)},
+                  "hydra_cfg": _flags(ret.hydra_cfg), "hydra_cfg.hydra": _flags(ret.hydra_cfg.hydra),
+                  "hydra_cfg.hydra.job": _flags(ret.hydra_cfg.hydra.job)},
+        "hydra_cfg_is_its_own": ret.hydra_cfg.hydra._get_parent() is ret.hydra_cfg,
     }
 
 
@@ -408,10 +415,11 @@ def test_run_job_is_hydras_run_job(hydra_state, conf_dir, name, sweep_dir):
 def _compose_and_observe(app: App, root: Path, overrides: Sequence[str], render_in: Optional[Path],
                          render_dir: Optional[str] = None) -> Dict[str, Any]:
     """As hydra/launcher=alchemy runs a job: ``compose_job`` (in ``root``), the files
-    rendered by a SavedConfigRenderer for ``render_dir`` (default: the job's output
-    dir) with ``render_in`` as the cwd, our run_job handed both."""
+    rendered by a SavedConfigRenderer and HydraConfig's config pickled, both for
+    ``render_dir`` (default: the job's output dir) with ``render_in`` as the cwd, our
+    run_job handed all three."""
     from hydra_plugins.alchemy_launcher._jobconfig import compose_job
-    from hydra_plugins.alchemy_launcher._savedconfigs import SavedConfigRenderer
+    from hydra_plugins.alchemy_launcher._savedconfigs import SavedConfigRenderer, pickled_hydra_config
 
     root.mkdir(parents=True, exist_ok=True)
     ctx = app.context()
@@ -421,10 +429,12 @@ def _compose_and_observe(app: App, root: Path, overrides: Sequence[str], render_
         config, job_dir, output_dir = compose_job(ctx, app.master, list(overrides), IDX, job_id=str(IDX))
         os.chdir(render_in or root)
         saved = SavedConfigRenderer().render(config, render_dir or output_dir)
+        pickled = pickled_hydra_config(config, render_dir or output_dir)
     finally:
         os.chdir(old)
+    assert pickled is not None
     obs = observe(root, config, ctx, lambda task, cfg, c: our_run_job(
-        task, cfg, c, output_dir=output_dir, saved_configs=saved))
+        task, cfg, c, output_dir=output_dir, saved_configs=saved, hydra_config=pickled))
     assert str(job_dir) == obs["ret"]["hydra_cfg"]["hydra"]["runtime"]["output_dir"]
     return obs
 
@@ -452,7 +462,7 @@ def test_run_job_with_the_launchers_dir_and_files_is_hydras(hydra_state, conf_di
 
 
 @pytest.mark.parametrize("elsewhere", ["same_relative_dir_other_cwd", "other_absolute_dir"])
-def test_files_rendered_for_another_dir_are_not_used(hydra_state, conf_dir, elsewhere):
+def test_files_and_hydra_config_made_for_another_dir_are_not_used(hydra_state, conf_dir, elsewhere):
     scenario = SCENARIOS["callback_and_env_set"]
     app = _app(conf_dir, scenario)
     other = hydra_state / "elsewhere"
@@ -464,6 +474,7 @@ def test_files_rendered_for_another_dir_are_not_used(hydra_state, conf_dir, else
         ours = _compose_and_observe(app, hydra_state / "ours", JOB_OVERRIDES, render_in=None,
                                     render_dir=str(other / "job"))
     assert not any("elsewhere" in text for text in ours["files"].values())
+    assert "elsewhere" not in repr(ours["task"]) + repr(ours["ret"]) + repr(ours["callbacks"])
     assert_same(hydra, hydra_state / "hydra", ours, hydra_state / "ours")
 
 
@@ -479,6 +490,105 @@ def test_files_rendered_for_the_jobs_dir_are_written_as_given(hydra_state, conf_
         our_run_job(Task(), config, ctx, output_dir=output_dir,
                     saved_configs=(str(job_dir), given_files))
     assert {n: (job_dir / ".hydra" / n).read_text(encoding="utf-8") for n in given_files} == given_files
+
+
+def test_the_launchers_hydra_config_is_what_the_job_sees(hydra_state, conf_dir):
+    """HydraConfig and the JobReturn's hydra_cfg come from the launcher's pickle (so
+    the tests above compare it), each its own copy."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from hydra_plugins.alchemy_launcher._jobconfig import compose_job
+    from hydra_plugins.alchemy_launcher._savedconfigs import pickled_hydra_config
+
+    app = _app(conf_dir, {})
+    ctx = app.context()
+    config, job_dir, output_dir = compose_job(ctx, app.master, JOB_OVERRIDES, IDX, job_id=str(IDX))
+    marked = copy.deepcopy(config)
+    with read_write(marked.hydra), open_dict(marked.hydra):
+        marked.hydra.job.name = "from the launcher"
+    pickled = pickled_hydra_config(marked, output_dir)
+    seen = []
+    with _logging_kept():
+        ret = our_run_job(lambda cfg: seen.append(HydraConfig.get()), config, ctx,
+                          output_dir=output_dir, hydra_config=pickled)
+    assert seen[0].job.name == ret.hydra_cfg.hydra.job.name == "from the launcher"
+    assert seen[0]._get_parent() is config and ret.hydra_cfg.hydra is not seen[0]
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_pickled_hydra_config_is_the_copy_set_config_makes(hydra_state, conf_dir, name):
+    """Byte for byte what pickling Hydra's own HydraConfig.set_config copy gives (its
+    hydra node's parent cut at the copy's root), and the config left as it was."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from hydra_plugins.alchemy_launcher._savedconfigs import pickled_hydra_config, set_output_dir
+
+    scenario = SCENARIOS[name]
+    config = _app(conf_dir, scenario).sweep_config(JOB_OVERRIDES + scenario.get("job", []))
+    reference = copy.deepcopy(config)
+    set_output_dir(reference, "sweep/3")
+    config_before = pickle.dumps(reference)
+    hc = HydraConfig.instance()
+    hc.set_config(reference)
+    hc.cfg.hydra._set_parent(hc.cfg)  # as its copies (deepcopy, pickle) have it
+    expected = pickle.dumps(hc.cfg, protocol=pickle.HIGHEST_PROTOCOL)
+
+    made_for, pickled = pickled_hydra_config(config, "sweep/3")
+    assert made_for == str(hydra_state / "sweep" / "3")
+    assert pickled == expected
+    assert pickle.dumps(config) == config_before  # flags, parent and all
+    assert config.hydra._get_parent() is config and not OmegaConf.is_readonly(config.hydra)
+
+
+def test_a_hydra_node_that_does_not_pickle_is_left_to_the_job(hydra_state, conf_dir):
+    import threading
+
+    from hydra_plugins.alchemy_launcher._savedconfigs import pickled_hydra_config
+
+    config = _app(conf_dir, {}).sweep_config(JOB_OVERRIDES)
+    config._set_flag("allow_objects", True)
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra.lock = threading.Lock()
+    assert pickled_hydra_config(config, "sweep/3") is None
+    assert config.hydra._get_parent() is config and not OmegaConf.is_readonly(config.hydra)
+
+
+IMPORTS_IN_A_JOB = """
+import pickle, sys
+from hydra_plugins.alchemy_launcher import _zygote  # what the zygote imports, then does
+
+ctx, config = pickle.loads(open(sys.argv[1], "rb").read())
+_zygote.prepare(ctx)
+before = set(sys.modules)
+ret = _zygote._runjob.run_job(len, config, "hydra.sweep.dir", "hydra.sweep.subdir",
+                              ctx["hydra_context"])
+assert ret.return_value == len(ret.cfg), ret.return_value
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_a_forked_job_imports_nothing_for_run_job(hydra_state, conf_dir):
+    """What Hydra's run_job imports on first use (its logging set-up, OmegaConf's
+    select) and what our provenance callback (on every config from a config dir)
+    needs, the zygote has imported: no forked job pays for it again."""
+    from hydra.core.singleton import Singleton
+
+    from alchemy_resolvers.dispatch.payload import dumps
+    from hydra_plugins.alchemy_launcher._impl import interpolations
+
+    app = _app(conf_dir, {})
+    assert PROVENANCE in str(app.master.hydra.callbacks)
+    config = app.sweep_config(JOB_OVERRIDES)
+    ctx = {"hydra_context": app.context(), "singleton_state": Singleton.get_state(),
+           "interpolations": interpolations(config)}
+    (hydra_state / "job.pkl").write_bytes(dumps((ctx, config)))  # as the launcher sends them
+    p = subprocess.run([sys.executable, "-c", IMPORTS_IN_A_JOB, "job.pkl"], cwd=hydra_state,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "[]"
+    hydra_dir = hydra_state / "sweep" / str(IDX) / ".hydra"
+    assert (hydra_dir / "hydra.yaml").is_file()
+    assert (hydra_dir / "provenance.yaml").is_file()
 
 
 def test_the_task_runs_with_the_garbage_collector_on(hydra_state, conf_dir):

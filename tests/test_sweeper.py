@@ -299,6 +299,17 @@ def test_group_caching_loader_composes_like_hydra():
     master = loader.load_configuration(
         "config", ["+model=small,large", "opt.lr=0.5", "hydra.sweep.dir=x"], run_mode=RunMode.MULTIRUN
     )
+    # The sweep's own hydra overrides (value and group ones, some of hydra.job) come
+    # first in every job; the loader applies them to its cached bases, once.
+    other_master = loader.load_configuration(
+        "config", ["+model=small,large", "hydra.sweep.dir=y", "hydra.job.chdir=true",
+                   "+hydra.job.env_set.K=v"], run_mode=RunMode.MULTIRUN
+    )
+    logging_master = loader.load_configuration(
+        "config", ["+model=small,large", "hydra/job_logging=disabled", "hydra.sweep.dir=x"],
+        run_mode=RunMode.MULTIRUN
+    )
+    assert len(other_master.hydra.overrides.hydra) == 3
     fast = GroupCachingConfigLoader(loader)
     jobs = [
         ["+model=small", "sched.epochs=5", "opt.lr=0.5", "hydra.sweep.subdir='a=1'"],
@@ -309,12 +320,16 @@ def test_group_caching_loader_composes_like_hydra():
         ["+model=small", "sched.epochs=5", "opt.lr=0.5", "hydra.job.name=custom", "hydra.job.chdir=true"],
         ["+model=large", "sched.epochs=7", "opt.lr=0.5", "hydra.job.env_copy=[HOME]"],
         ["+model=small", "sched.epochs=7", "opt.lr=0.5"],  # after those: the base is as it was
+        # Overrides of the override lists themselves: Hydra's loader composes these.
+        ["+model=small", "sched.epochs=7", "hydra.overrides.task=[a]"],
     ]
-    for overrides in jobs:
-        expected = loader.load_sweep_config(master, overrides)
-        got = fast.load_sweep_config(master, overrides)
-        assert OmegaConf.to_container(got, resolve=False) == OmegaConf.to_container(expected, resolve=False)
-    assert fast.composed == 5 and fast.reused == 2
+    for m in (master, other_master, logging_master, master):  # back to the first: its own bases
+        for overrides in jobs:
+            expected = loader.load_sweep_config(m, overrides)
+            got = fast.load_sweep_config(m, overrides)
+            assert OmegaConf.to_container(got, resolve=False) == OmegaConf.to_container(expected, resolve=False)
+            assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(expected)
+    assert (fast.composed, fast.reused, fast.built) == (9, 19, 32), (fast.composed, fast.reused, fast.built)
 
 
 def test_require_multirun_callback_fails_a_single_run_at_start():

@@ -193,6 +193,7 @@ class _LocalSweep:
         from alchemy_resolvers.dispatch.payload import dumps
 
         from ._jobconfig import compose_job
+        from ._savedconfigs import pickled_hydra_config
 
         idx = self.first + pos
         if pos not in self.composed:
@@ -207,6 +208,7 @@ class _LocalSweep:
                 "result_path": str(self.tmp / f"job_{idx}.result"),
                 "output_dir": output_dir,
                 "saved_configs": self.renderer.render(sweep_config, output_dir),
+                "hydra_config": pickled_hydra_config(sweep_config, output_dir),
             })
 
     def job_path(self, pos: int) -> Path:

@@ -138,13 +138,15 @@ def restore_state(singleton_state: Any) -> None:
 
 def run_composed(hydra_context: Any, task_function: Any, sweep_config: Any,
                  packed: Packed, singleton_state: Any, restore: bool = True,
-                 output_dir: Optional[str] = None, saved_configs: Any = None) -> Any:
+                 output_dir: Optional[str] = None, saved_configs: Any = None,
+                 hydra_config: Any = None) -> Any:
     """In the job's process: restore Hydra's state (unless ``restore`` is false: a
     process forked after :func:`restore_state`) and the config's objects, then run the
     task with the config the launcher composed (``run_job`` sets it as Hydra's config;
     ``output_dir``: the job's directory as :func:`compose_job` resolved it, or None to
     resolve it here; ``saved_configs``: the files of ``.hydra/`` rendered by the
-    launcher, :mod:`._savedconfigs`). Returns Hydra's ``JobReturn``."""
+    launcher, and ``hydra_config``: HydraConfig's copy pickled by it, :mod:`._savedconfigs`).
+    Returns Hydra's ``JobReturn``."""
     from ._runjob import run_job
 
     if restore:
@@ -158,6 +160,7 @@ def run_composed(hydra_context: Any, task_function: Any, sweep_config: Any,
         job_subdir_key="hydra.sweep.subdir",
         output_dir=output_dir,
         saved_configs=saved_configs,
+        hydra_config=hydra_config,
     )
 
 

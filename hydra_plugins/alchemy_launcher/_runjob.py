@@ -16,7 +16,8 @@ copies nothing can observe:
 - the task's config is deep-copied with a stand-in for the hydra node, which is then
   deleted exactly as Hydra deletes it;
 - the three files of ``.hydra/`` may come rendered by the launcher, which has
-  PyYAML warm (:mod:`._savedconfigs`).
+  PyYAML warm, and ``HydraConfig``'s copy of the hydra node pickled by it, to be
+  unpickled for ``HydraConfig`` and again for the JobReturn (:mod:`._savedconfigs`).
 
 The launcher sets a job up with the garbage collector off, and it is on again (what
 the set-up made frozen out of its way) before the callbacks and the task run.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import copy
 import gc
 import os
+import pickle
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -42,7 +44,8 @@ from hydra.core.utils import (
 from hydra.core.utils import run_job as hydra_run_job
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from ._savedconfigs import SavedConfigs, hydra_node_aside, resolve_output_dir, set_output_dir
+from ._savedconfigs import (PickledHydraConfig, SavedConfigs, hydra_node_aside, resolve_output_dir,
+                           set_output_dir)
 
 __all__ = ["run_job"]
 
@@ -79,10 +82,13 @@ def _collector_on() -> None:
 def run_job(task_function: Any, config: DictConfig, job_dir_key: str,
             job_subdir_key: Optional[str], hydra_context: Any,
             configure_logging: bool = True, output_dir: Optional[str] = None,
-            saved_configs: Optional[SavedConfigs] = None) -> JobReturn:
+            saved_configs: Optional[SavedConfigs] = None,
+            hydra_config: Optional[PickledHydraConfig] = None) -> JobReturn:
     """``hydra.core.utils.run_job`` with the same arguments and result, in a process
     that runs no other job. ``output_dir``: the job's directory, already resolved;
-    ``saved_configs``: those files as the launcher rendered them for this config."""
+    ``saved_configs``: those files as the launcher rendered them for this config;
+    ``hydra_config``: what ``HydraConfig.set_config`` makes of it, pickled by the
+    launcher. Both are ignored when made for another directory."""
     if config.hydra.job.chdir is None and not version.base_at_least("1.2"):
         # Hydra warns and changes directory here: its own code says so.
         _collector_on()
@@ -102,14 +108,19 @@ def run_job(task_function: Any, config: DictConfig, job_dir_key: str,
     abs_dir = set_output_dir(config, output_dir)
     if saved_configs is not None and saved_configs[0] != abs_dir:
         saved_configs = None  # rendered for another directory (a different cwd): render here
+    pickled = hydra_config[1] if hydra_config is not None and hydra_config[0] == abs_dir else None
 
-    hc.set_config(config)
+    if pickled is None:
+        hc.set_config(config)
+    else:  # what set_config makes: the copy, its hydra node's parent the job's config
+        hc.cfg = pickle.loads(pickled)
+        hc.cfg.hydra._set_parent(config)  # type: ignore[union-attr]
     _chdir = None
     try:
         ret = JobReturn()
         task_cfg = _copy_without_hydra(config)
         ret.cfg = task_cfg
-        hydra_cfg = copy.deepcopy(hc.cfg)
+        hydra_cfg = copy.deepcopy(hc.cfg) if pickled is None else pickle.loads(pickled)
         assert isinstance(hydra_cfg, DictConfig)
         ret.hydra_cfg = hydra_cfg
         overrides = OmegaConf.to_container(config.hydra.overrides.task)

@@ -1,5 +1,6 @@
-"""The three files Hydra's ``run_job`` writes to ``<job dir>/.hydra``, rendered by the
-launcher instead of by the job.
+"""What Hydra's ``run_job`` makes of a job's config before the task runs, made by the
+launcher instead of by the job: the three files it writes to ``<job dir>/.hydra``, and
+``HydraConfig``'s copy of the hydra node.
 
 PyYAML's emitter is pure Python. A job forked from the zygote runs it cold (each code
 and data page it touches is copied on write first) at ~3x what the launcher pays with
@@ -15,22 +16,31 @@ is exactly the whole dump because PyYAML writes each entry of a block mapping fr
 start of its own line, at a fixed indent, with no state from the entry before; it is
 only used where that holds (plain values, no shared sub-containers, so no YAML anchors),
 and ``tests/test_runjob.py`` checks it against ``OmegaConf.to_yaml``.
+
+``HydraConfig.set_config`` deep-copies the hydra node and ``run_job`` deep-copies that
+copy again for the JobReturn: OmegaConf copies node by node in Python, ~3 ms each in a
+forked job. The launcher pickles what ``set_config`` makes once
+(:func:`pickled_hydra_config`); the job unpickles it twice, for each copy, at a third
+of that.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 import yaml
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, flag_override, open_dict, read_write
 from omegaconf._utils import get_omega_conf_dumper
 
-__all__ = ["SavedConfigs", "SavedConfigRenderer", "set_output_dir", "resolve_output_dir",
-           "hydra_node_aside"]
+__all__ = ["SavedConfigs", "PickledHydraConfig", "SavedConfigRenderer", "pickled_hydra_config",
+           "set_output_dir", "resolve_output_dir", "hydra_node_aside"]
 
 #: ``(the job's absolute output dir they were rendered for, {file name: text})``
 SavedConfigs = Tuple[str, Dict[str, str]]
+#: ``(the job's absolute output dir it was made for, the pickle of HydraConfig's config)``
+PickledHydraConfig = Tuple[str, bytes]
 
 _PLAIN = (dict, list, str, int, float, bool, type(None))
 _HEAD = "hydra:\n"
@@ -81,6 +91,30 @@ def resolve_output_dir(config: DictConfig, job_dir_key: str, job_subdir_key: Opt
         return output_dir
     finally:
         hc.cfg = saved
+
+
+def pickled_hydra_config(config: DictConfig, output_dir: str) -> Optional[PickledHydraConfig]:
+    """What ``HydraConfig.set_config`` makes of ``config`` in ``run_job`` (its hydra
+    node read-only, ``hydra.runtime.output_dir`` set from ``output_dir``), pickled;
+    None when it does not pickle (a value of ``allow_objects``): the job copies then.
+
+    ``set_config`` keeps ``OmegaConf.masked_copy(config, "hydra")``: a new root around
+    a deep copy of the node. The copy is only pickled here, so the node itself is
+    pickled under such a root instead (then given back to ``config``, flags as they
+    were): the same pickle without the copy."""
+    abs_dir = set_output_dir(config, output_dir)
+    node = config.__dict__["_content"]["hydra"]
+    root = DictConfig({})
+    try:
+        with flag_override(node, "readonly", True):
+            root.__dict__["_content"][node._key()] = node  # one key object, as in a copy
+            node.__dict__["_parent"] = root
+            try:
+                return abs_dir, pickle.dumps(root, protocol=pickle.HIGHEST_PROTOCOL)
+            finally:
+                node.__dict__["_parent"] = config
+    except Exception:  # noqa: BLE001 - any pickling failure: the job copies instead
+        return None
 
 
 def _plain(value: Any, seen: set) -> bool:

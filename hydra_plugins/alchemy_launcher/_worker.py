@@ -78,7 +78,8 @@ def run_job_file(ctx: Any, job_path: Path, restored: bool = False) -> int:
         ret = run_composed(ctx["hydra_context"], ctx["task_function"], job["sweep_config"],
                            job["objects"], ctx["singleton_state"], restore=not restored,
                            output_dir=job.get("output_dir"),
-                           saved_configs=job.get("saved_configs"))
+                           saved_configs=job.get("saved_configs"),
+                           hydra_config=job.get("hydra_config"))
     except (SystemExit, KeyboardInterrupt) as e:
         # The task's own sys.exit() or KeyboardInterrupt (Hydra's run_job lets both
         # through): a row, as under Hydra's basic launcher; the process exits with it.

@@ -165,18 +165,22 @@ class GroupCachingConfigLoader:
         if not isinstance(self._inner, ConfigLoaderImpl):
             raise _NotCacheable()
         config_name = master_config.hydra.job.config_name
-        overrides = list(OmegaConf.to_container(master_config.hydra.overrides.hydra)) + sweep_overrides  # type: ignore[arg-type]
+        master = list(OmegaConf.to_container(master_config.hydra.overrides.hydra))  # type: ignore[arg-type]
+        overrides = master + sweep_overrides
         parsed = self._parse(overrides)
         keys = [o.get_key_element() for o in parsed]
         if any(k.lstrip("+~") == "hydra.searchpath" for k in keys) or any(o.is_sweep_override() for o in parsed):
             raise _NotCacheable()
+        if any(k.lstrip("+~").startswith("hydra.overrides") for k in keys):
+            raise _NotCacheable()  # they would meet the lines the base has already
+        n = len(master)
         try:
-            base, choices, sources = self._base(config_name, overrides, parsed, keys)
+            base, choices, sources = self._base(config_name, overrides, parsed, keys, n)
             cfg = self._copy(base)
-            apply_overrides(cfg, [o for o, k in zip(parsed, keys) if k in self._config_keys])
-            if any(k.lstrip("+~").startswith(("hydra.runtime", "hydra.job")) for k in keys):
+            apply_overrides(cfg, [o for o, k in zip(parsed[n:], keys[n:]) if k in self._config_keys])
+            if any(k.lstrip("+~").startswith(("hydra.runtime", "hydra.job")) for k in keys[n:]):
                 self._fill_runtime(cfg, choices, sources, config_name)  # the override may touch them
-            self._fill_overrides(cfg, parsed)
+            self._fill_overrides(cfg, parsed[n:])
         except OmegaConfBaseException as e:
             raise ConfigCompositionException().with_traceback(sys.exc_info()[2]) from e
         OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
@@ -196,27 +200,34 @@ class GroupCachingConfigLoader:
             self._pickled[id(base)] = blob
         return pickle.loads(blob) if blob else copy.deepcopy(base)
 
-    def _signature(self, parsed: List[Any], keys: List[str]) -> Tuple[str, ...]:
-        return tuple(o.input_line or "" for o, k in zip(parsed, keys) if k in self._group_keys)
+    def _signature(self, parsed: List[Any], keys: List[str], n_master: int) -> Tuple[str, ...]:
+        return (*(o.input_line or "" for o in parsed[:n_master]), "",
+                *(o.input_line or "" for o, k in zip(parsed, keys) if k in self._group_keys))
 
-    def _base(self, config_name: str, overrides: List[str], parsed: List[Any], keys: List[str]) -> _Base:
-        """The merged config before value overrides, for this job's group choices."""
+    def _base(self, config_name: str, overrides: List[str], parsed: List[Any], keys: List[str],
+              n_master: int) -> _Base:
+        """The merged config of this job's group choices, with the sweep's own (the
+        first ``n_master``) overrides applied: every job has them first."""
         cached = None
         if all(k in self._config_keys or k in self._group_keys for k in keys):
-            cached = self._bases.get(self._signature(parsed, keys))
+            cached = self._bases.get(self._signature(parsed, keys, n_master))
         if cached is not None:
             self.reused += 1
             return cached
-        cached, config_keys = self._compose_base(config_name, overrides)
+        cached, config_keys = self._compose_base(config_name, overrides, parsed[:n_master])
         self._config_keys |= config_keys
         self._group_keys |= {k for k in keys if k not in config_keys}
-        self._bases[self._signature(parsed, keys)] = cached
+        self._bases[self._signature(parsed, keys, n_master)] = cached
         self.composed += 1
         return cached
 
-    def _compose_base(self, config_name: str, overrides: List[str]) -> Tuple[_Base, set]:
-        # The first steps of ConfigLoaderImpl._load_configuration_impl (run mode RUN,
-        # as load_sweep_config uses), up to the struct/read-only flags.
+    def _compose_base(self, config_name: str, overrides: List[str],
+                      master: List[Any]) -> Tuple[_Base, set]:
+        # The steps of ConfigLoaderImpl._load_configuration_impl (run mode RUN, as
+        # load_sweep_config uses) up to the struct/read-only flags, then those that come
+        # after for the sweep's own overrides ``master`` (hydra overrides, before the
+        # job's in every job: Hydra applies them, then fills the runtime fields and
+        # lists the override lines, in that order).
         from hydra._internal.defaults_list import create_defaults_list
         from hydra.conf import ConfigSourceInfo
         from hydra.types import RunMode
@@ -235,10 +246,12 @@ class GroupCachingConfigLoader:
         sources = [ConfigSourceInfo(path=x.path, schema=x.scheme(), provider=x.provider) for x in repo.get_sources()]
         config_keys = {o.get_key_element() for o in defaults_list.config_overrides}
         choices = dict(defaults_list.overrides.known_choices)
-        # The same for every job of these group choices: filled once, copied with the base
-        # (~3 ms a job otherwise). A job whose overrides touch hydra.job/hydra.runtime
+        # The same for every job of these group choices: done once, copied with the base
+        # (~4 ms a job otherwise). A job whose overrides touch hydra.job/hydra.runtime
         # gets them filled again after its overrides, in Hydra's order.
+        apply_overrides(base, [o for o in master if o.get_key_element() in config_keys])
         self._fill_runtime(base, choices, sources, config_name)
+        self._fill_overrides(base, master)
         return (base, choices, sources), config_keys
 
     @staticmethod
