@@ -73,8 +73,8 @@ def warm_up_parser(strings: Iterable[str]) -> None:
 def import_numpy_random() -> None:
     """``numpy.random`` where the task's modules imported numpy. numpy imports it on
     first use, and nearly every numpy task uses it: each forked job would import it
-    (~10-25 ms); imported here, a job reseeds it from the OS instead
-    (:func:`alchemy_resolvers.dispatch.zygote.serve` does), for ~0.1 ms."""
+    (~10-25 ms); imported here, each forked job reseeds it from the OS instead
+    (:mod:`alchemy_resolvers.dispatch.zygote` does), for ~0.1 ms."""
     if "numpy" in sys.modules:
         with contextlib.suppress(ImportError):
             importlib.import_module("numpy.random")

@@ -20,13 +20,12 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from alchemy_resolvers.provenance import report
-from alchemy_resolvers.provenance.report import enabled
 from hydra_plugins.alchemy_provenance import _collect
 
 
 class ProvenanceCallback(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if not enabled():
+        if not report.enabled():
             return
         from hydra.core.hydra_config import HydraConfig
 
